@@ -1,0 +1,49 @@
+/**
+ * The engine's bookkeeping records: policies and rules as registered, and groups — the
+ * unit of incremental work, one per (subject identity, direction, remote identity).
+ */
+import type { Direction, Policy, PortMatch, Rule } from '../policy/types.js';
+import type { RemoteIdentity, SubjectIdentity } from './identities.js';
+import type { MapValue, PortKey } from './mapState.js';
+import type { PeerEntry, SubjectEntry } from './selectorCache.js';
+
+/** A registered policy. */
+export interface PolicyState {
+  readonly policy: Policy;
+  readonly subject: SubjectEntry;
+  readonly rules: readonly RuleState[];
+  /** Prefixes this policy holds a reference on. */
+  readonly prefixes: readonly import('../model/cidr.js').Prefix[];
+}
+
+/**
+ * A registered rule. `peers: 'any'` is the wildcard remote. An egress rule to any peer
+ * with named ports is registered twice: numbered ports to any peer, and the named ones
+ * to every pod (only pods have named ports, and they are resolved on each destination).
+ */
+export interface RuleState {
+  readonly rule: Rule;
+  readonly policy: PolicyState;
+  readonly peers: 'any' | readonly PeerEntry[];
+  readonly ports: 'any' | readonly PortMatch[];
+}
+
+/** All rules contributing to one (subject, direction, remote) group, with the map entries they resolve to. */
+export interface Group {
+  readonly key: string;
+  readonly subject: SubjectIdentity;
+  readonly direction: Direction;
+  /** 0 for the wildcard group. */
+  readonly remoteId: number;
+  /** Undefined for the wildcard group. */
+  remote: RemoteIdentity | undefined;
+  /** Rule → number of its peers that match the remote (1 for wildcard rules). */
+  readonly rules: Map<RuleState, number>;
+  /** The entries last emitted for this group, by port key string. */
+  current: Map<string, { key: PortKey; value: MapValue }>;
+}
+
+/** Key of a group. */
+export function groupKey(subjectId: number, direction: Direction, remoteId: number): string {
+  return `${subjectId}/${direction}/${remoteId}`;
+}
