@@ -74,11 +74,22 @@ interface PodState {
   ipKeys: string[];
 }
 
+/**
+ * One ipcache entry. Several pods may claim one address for a while (an address reused
+ * before the old pod object is gone); the owner is then the claimant with the smallest
+ * `namespace/name`, so the result does not depend on the order updates arrive in.
+ */
 interface IpEntry {
   readonly prefix: Prefix;
-  pod: PodState | undefined;
+  readonly claimants: Map<string, PodState>;
   policy: boolean;
   remote: RemoteIdentity | undefined;
+}
+
+function ownerOf(e: IpEntry): PodState | undefined {
+  let best: string | undefined;
+  for (const k of e.claimants.keys()) if (best === undefined || k < best) best = k;
+  return best === undefined ? undefined : e.claimants.get(best);
 }
 
 /** The incremental compiler. Not thread-safe; one instance per cluster view. */
@@ -413,15 +424,14 @@ export class PolicyEngine {
 
   private attachIp(key: string, prefix: Prefix, pod: PodState): void {
     let e = this.ipEntries.get(key);
-    if (!e) this.ipEntries.set(key, (e = { prefix, pod: undefined, policy: false, remote: undefined }));
-    e.pod = pod;
+    if (!e) this.ipEntries.set(key, (e = { prefix, claimants: new Map(), policy: false, remote: undefined }));
+    e.claimants.set(podKey(pod), pod);
     this.refreshIp(key);
   }
 
   private detachIp(key: string, pod: PodState): void {
     const e = this.ipEntries.get(key);
-    if (!e || e.pod !== pod) return;
-    e.pod = undefined;
+    if (!e?.claimants.delete(podKey(pod))) return;
     this.refreshIp(key);
   }
 
@@ -429,13 +439,14 @@ export class PolicyEngine {
   private refreshIp(key: string): void {
     const e = this.ipEntries.get(key);
     if (!e) return;
-    if (!e.pod && !e.policy) {
+    const owner = ownerOf(e);
+    if (!owner && !e.policy) {
       if (e.remote) this.releaseRemote(e.remote);
       this.ipEntries.delete(key);
       this.dirtyIps.add(key);
       return;
     }
-    const subject = e.pod?.subject;
+    const subject = owner?.subject;
     const reserved = subject ? undefined : Reserved.World;
     const cidrs = this.prefixes.containing(e.prefix);
     if (e.remote?.key === remoteKey(subject, reserved, cidrs)) return;
@@ -447,7 +458,7 @@ export class PolicyEngine {
 
   private prefixChanged(p: Prefix, added: boolean): void {
     const key = formatPrefix(p);
-    if (added && !this.ipEntries.has(key)) this.ipEntries.set(key, { prefix: p, pod: undefined, policy: true, remote: undefined });
+    if (added && !this.ipEntries.has(key)) this.ipEntries.set(key, { prefix: p, claimants: new Map(), policy: true, remote: undefined });
     const own = this.ipEntries.get(key);
     if (own) own.policy = added;
     const inside = [...this.ipEntries.entries()].filter(([, e]) => prefixContains(p, e.prefix)).map(([k]) => k);
@@ -472,7 +483,9 @@ export class PolicyEngine {
         const allPods = this.peerEntry({ kind: 'endpoints', namespaces: { kind: 'selector', selector: EVERYTHING }, pods: EVERYTHING });
         rules.push({ rule, policy: ps, peers: [allPods], ports: named });
       } else {
-        rules.push({ rule, policy: ps, peers: rule.peers === 'any' ? 'any' : rule.peers.map((p) => this.peerEntry(p)), ports: rule.ports });
+        // Equal peers share one entry; each entry counts once per rule.
+        const peers = rule.peers === 'any' ? 'any' : [...new Set(rule.peers.map((p) => this.peerEntry(p)))];
+        rules.push({ rule, policy: ps, peers, ports: rule.ports });
       }
       this.rulesById.set(rule.id, {
         info: { id: rule.id, policy: policy.ref, path: rule.path, direction: rule.direction, action: rule.action },
@@ -602,6 +615,10 @@ export class PolicyEngine {
       if (r.peers !== 'any') for (const p of r.peers) if (p.kind === 'endpoints') check(selectorKeys(p.pods), `${r.path} peer`);
     return [...out].sort();
   }
+}
+
+function podKey(p: PodState): string {
+  return `${p.input.namespace}/${p.input.name}`;
 }
 
 function sameLabels(a: Labels, b: Labels): boolean {

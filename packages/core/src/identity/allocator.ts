@@ -100,9 +100,12 @@ export class InMemoryAllocator implements IdentityAllocator, IdentityNumbering {
 
   /** {@inheritDoc IdentityAllocator.allocate} */
   allocate(labels: SecurityLabels): Promise<AllocatedIdentity> {
-    const key = identityKey(labels);
-    const id = this.acquire(key, labels);
-    return Promise.resolve(this.byId.get(id)!.identity);
+    try {
+      const id = this.acquire(identityKey(labels), labels);
+      return Promise.resolve(this.byId.get(id)!.identity);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
   }
 
   /** {@inheritDoc IdentityAllocator.lookup} */

@@ -76,7 +76,9 @@ export function parseObject(obj: unknown): ParsedObject {
     case 'v1/Pod': {
       const pod = schemaParse(PodSchema, obj, ref);
       const namespace = pod.metadata.namespace ?? 'default';
-      const ips = [...new Set([...(pod.status?.podIP ? [pod.status.podIP] : []), ...(pod.status?.podIPs ?? []).map((p) => p.ip)])];
+      // Pods in a terminal phase have released their addresses (kubelet tears the sandbox down).
+      const terminal = pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
+      const ips = terminal ? [] : [...new Set([...(pod.status?.podIP ? [pod.status.podIP] : []), ...(pod.status?.podIPs ?? []).map((p) => p.ip)])];
       ips.forEach((ip, i) => {
         if (!parseAddress(ip)) throw new PolicyError('InvalidObject', i === 0 ? 'status.podIP' : 'status.podIPs', `"${ip}" is not an IP address`, ref);
       });
