@@ -16,7 +16,13 @@ function walk(dir) {
 const filter = process.argv.slice(2);
 const files = readdirSync('packages')
   .map((p) => join('packages', p, 'dist'))
-  .filter((d) => { try { return statSync(d).isDirectory(); } catch { return false; } })
+  .filter((d) => {
+    try {
+      return statSync(d).isDirectory();
+    } catch {
+      return false;
+    }
+  })
   .flatMap(walk)
   .filter((f) => filter.length === 0 || filter.some((x) => f.includes(x)))
   .sort();
@@ -24,5 +30,7 @@ if (files.length === 0) {
   console.error('no test files found: run `pnpm build` first');
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...files], { stdio: 'inherit' });
+const r = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...files], {
+  stdio: 'inherit',
+});
 process.exit(r.status ?? 1);

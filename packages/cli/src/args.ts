@@ -5,7 +5,10 @@
 import { CliError } from './errors.js';
 
 /** Declared flags: name → whether it takes a value and may repeat. */
-export type FlagSpec = Record<string, { readonly value: boolean; readonly repeat?: boolean; readonly alias?: string }>;
+export type FlagSpec = Record<
+  string,
+  { readonly value: boolean; readonly repeat?: boolean; readonly alias?: string }
+>;
 
 /** Parsed arguments. */
 export interface Parsed {
@@ -33,7 +36,9 @@ export function parseArgs(argv: readonly string[], spec: FlagSpec): Parsed {
       continue;
     }
     const eq = a.indexOf('=');
-    const raw = a.startsWith('--') ? a.slice(2, eq > 0 ? eq : undefined) : a.slice(1, eq > 0 ? eq : undefined);
+    const raw = a.startsWith('--')
+      ? a.slice(2, eq > 0 ? eq : undefined)
+      : a.slice(1, eq > 0 ? eq : undefined);
     const name = a.startsWith('--') ? raw : (alias.get(raw) ?? raw);
     const s = spec[name];
     if (!s) throw new CliError('Usage', `unknown flag ${a}`);

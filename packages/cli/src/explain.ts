@@ -14,7 +14,11 @@ export interface SideExplanation {
   readonly verdict: 'allow' | 'deny';
   readonly reason: string;
   /** The rules that decided (for policy-allow / policy-deny / policy-redirect). */
-  readonly rules: readonly { readonly policy: string; readonly rule: string; readonly action: string }[];
+  readonly rules: readonly {
+    readonly policy: string;
+    readonly rule: string;
+    readonly action: string;
+  }[];
   /** The policies that isolate the endpoint (for default-deny). */
   readonly isolatedBy: readonly string[];
   readonly text: string;
@@ -78,12 +82,24 @@ function side(sim: Simulation, d: Decision, portText: string, peer: string): Sid
 }
 
 /** Explains one flow. Undefined when it cannot be formed (no address of a common family, unknown port name). */
-export function explainFlow(sim: Simulation, from: SimPod, to: SimPod, p: ProbePort): FlowExplanation | undefined {
+export function explainFlow(
+  sim: Simulation,
+  from: SimPod,
+  to: SimPod,
+  p: ProbePort,
+): FlowExplanation | undefined {
   const v: FlowVerdict | undefined = sim.flow(from, to, p);
   if (!v) return undefined;
   const portText = `${sim.resolvePort(to, p)}/${p.protocol}`;
   const sides: SideExplanation[] = [];
   if (v.egress) sides.push(side(sim, v.egress, portText, to.key));
   if (v.ingress) sides.push(side(sim, v.ingress, portText, from.key));
-  return { from: from.key, to: to.key, port: p.port, protocol: p.protocol, verdict: v.verdict, sides };
+  return {
+    from: from.key,
+    to: to.key,
+    port: p.port,
+    protocol: p.protocol,
+    verdict: v.verdict,
+    sides,
+  };
 }

@@ -12,11 +12,19 @@ import { FIXTURES } from './testing/fixtures.js';
 interface PacketCase {
   name: string;
   objects: unknown[];
-  packets: { src: string; dst: string; protocol: 'TCP' | 'UDP' | 'SCTP'; dstPort: number; verdict: 'allow' | 'deny' }[];
+  packets: {
+    src: string;
+    dst: string;
+    protocol: 'TCP' | 'UDP' | 'SCTP';
+    dstPort: number;
+    verdict: 'allow' | 'deny';
+  }[];
 }
 
 const dir = `${FIXTURES}kube-network-policies`;
-const files = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();
+const files = readdirSync(dir)
+  .filter((f) => f.endsWith('.yaml'))
+  .sort();
 
 describe('kube-network-policies packet cases', () => {
   it('has the ported cases', () => assert.ok(files.length >= 19, `only ${files.length} cases`));

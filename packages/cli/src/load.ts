@@ -47,11 +47,21 @@ export function parseText(text: string, file: string): LoadedObject[] {
     const err = doc.errors[0];
     if (err) {
       const line = err.linePos?.[0]?.line;
-      throw new CliError('UnreadableInput', `${file}${line ? `:${line}` : ''}: not valid YAML: ${err.message.split('\n')[0]}`);
+      throw new CliError(
+        'UnreadableInput',
+        `${file}${line ? `:${line}` : ''}: not valid YAML: ${err.message.split('\n')[0]}`,
+      );
     }
     const value: unknown = doc.toJS({ maxAliasCount: 100 });
-    if (value !== null && value !== undefined && (typeof value !== 'object' || Array.isArray(value)))
-      throw new CliError('UnreadableInput', `${file}: document ${i + 1} is not a Kubernetes object`);
+    if (
+      value !== null &&
+      value !== undefined &&
+      (typeof value !== 'object' || Array.isArray(value))
+    )
+      throw new CliError(
+        'UnreadableInput',
+        `${file}: document ${i + 1} is not a Kubernetes object`,
+      );
     out.push(...flatten(value, list.length > 1 ? `${file}#${i + 1}` : file));
   });
   return out;
@@ -65,7 +75,9 @@ export function loadObjects(paths: readonly string[]): LoadedObject[] {
       try {
         text = readFileSync(file, 'utf8');
       } catch (err) {
-        throw new CliError('UnreadableInput', `${file}: cannot read: ${(err as Error).message}`, { cause: err });
+        throw new CliError('UnreadableInput', `${file}: cannot read: ${(err as Error).message}`, {
+          cause: err,
+        });
       }
       return parseText(text, file);
     }),

@@ -15,7 +15,7 @@ export function renderTable(results: readonly SimResult[], pods: readonly string
   for (const r of results) {
     const k = `${r.port}/${r.protocol}`;
     let m = byPort.get(k);
-    if (!m) byPort.set(k, (m = new Map()));
+    if (!m) byPort.set(k, (m = new Map<string, SimResult>()));
     m.set(`${r.from}>${r.to}`, r);
   }
   const w = Math.max(3, ...pods.map((p) => p.length));

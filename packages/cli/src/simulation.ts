@@ -31,7 +31,11 @@ export interface SimPod {
   /** `namespace/name`. */
   readonly key: string;
   readonly ips: readonly string[];
-  readonly ports: readonly { readonly name: string; readonly port: number; readonly protocol: string }[];
+  readonly ports: readonly {
+    readonly name: string;
+    readonly port: number;
+    readonly protocol: string;
+  }[];
 }
 
 /** One line of `policy simulate -o json`. */
@@ -74,7 +78,10 @@ export class Simulation {
             namespaces.set(parsed.namespace.name, parsed.namespace);
             break;
           case 'Pod':
-            pods.set(`${parsed.pod.namespace}/${parsed.pod.name}`, { input: parsed.pod, ports: parsed.ports });
+            pods.set(`${parsed.pod.namespace}/${parsed.pod.name}`, {
+              input: parsed.pod,
+              ports: parsed.ports,
+            });
             break;
           case 'Policy':
             this.engine.upsertPolicy(parsed.policy);
@@ -84,7 +91,8 @@ export class Simulation {
         }
       } catch (err) {
         if (!(err instanceof PolicyError)) throw err;
-        if (err.code === 'UnsupportedKind') this.warnings.push({ source, message: `skipped: ${err.message}` });
+        if (err.code === 'UnsupportedKind')
+          this.warnings.push({ source, message: `skipped: ${err.message}` });
         else this.errors.push({ source, message: err.message });
       }
     }
@@ -94,13 +102,19 @@ export class Simulation {
       const p = pods.get(key)!;
       let input = p.input;
       if (input.hostNetwork) {
-        this.warnings.push({ source: key, message: `pod ${key} uses the host network: policy does not apply to it; left out` });
+        this.warnings.push({
+          source: key,
+          message: `pod ${key} uses the host network: policy does not apply to it; left out`,
+        });
         continue;
       }
       if (input.ips.length === 0) {
         const n = synthetic++;
         const ip = `198.18.${(n >> 8) & 255}.${n & 255}`;
-        this.warnings.push({ source: key, message: `pod ${key} has no status.podIP; simulating it with ${ip}` });
+        this.warnings.push({
+          source: key,
+          message: `pod ${key} has no status.podIP; simulating it with ${ip}`,
+        });
         input = { ...input, ips: [ip] };
       }
       this.engine.upsertPod(input);
@@ -170,7 +184,9 @@ export class Simulation {
         seen.set(`${c.port}/${protocol}`, { port: c.port, protocol });
       }
     const list = [...seen.values()].sort(
-      (a, b) => (a.port as number) - (b.port as number) || (a.protocol < b.protocol ? -1 : a.protocol > b.protocol ? 1 : 0),
+      (a, b) =>
+        (a.port as number) - (b.port as number) ||
+        (a.protocol < b.protocol ? -1 : a.protocol > b.protocol ? 1 : 0),
     );
     return list.length > 0 ? list : [{ port: 80, protocol: 'TCP' }];
   }

@@ -32,11 +32,22 @@ describe('upstream NetworkPolicy e2e scenarios', () => {
       sc.steps.forEach((step, i) => {
         const { changed, deleted } = store.applyStep(step);
         cluster.change(store, changed, deleted);
-        assert.ok(cluster.replicaInSync(), `step ${i}: replica built from deltas differs from the engine state`);
+        assert.ok(
+          cluster.replicaInSync(),
+          `step ${i}: replica built from deltas differs from the engine state`,
+        );
         for (const e of step.expect) {
           const where = `step ${i} (${step.description ?? ''}) ${String(e.port)}/${e.protocol}`;
-          assert.deepEqual(diffCells(e.cells, scratchVerdicts(store, e)), [], `${where}, from scratch`);
-          assert.deepEqual(diffCells(e.cells, replicaVerdicts(store, cluster, e)), [], `${where}, incremental`);
+          assert.deepEqual(
+            diffCells(e.cells, scratchVerdicts(store, e)),
+            [],
+            `${where}, from scratch`,
+          );
+          assert.deepEqual(
+            diffCells(e.cells, replicaVerdicts(store, cluster, e)),
+            [],
+            `${where}, incremental`,
+          );
           checked++;
         }
       });

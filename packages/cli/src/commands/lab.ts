@@ -7,5 +7,8 @@ import type { Io } from './io.js';
 
 /** Runs `lab …`. */
 export function labCommand(_io: Io, _argv: readonly string[]): number {
-  throw new CliError('NotAvailable', 'lab not available yet: the lab cluster lands with the lab issue; `palisade policy simulate` works offline today');
+  throw new CliError(
+    'NotAvailable',
+    'lab not available yet: the lab cluster lands with the lab issue; `palisade policy simulate` works offline today',
+  );
 }

@@ -35,7 +35,11 @@ were refused (they are reported on stderr and left out), 2 on usage errors or un
 function ports(values: readonly string[]): ProbePort[] {
   return values.map((v) => {
     const p = parsePortArg(v);
-    if (!p || p.protocol === 'ANY') throw new CliError('Usage', `--port ${v}: expected <port>/<TCP|UDP|SCTP|ICMP|ICMPv6>, e.g. 80/TCP`);
+    if (!p || p.protocol === 'ANY')
+      throw new CliError(
+        'Usage',
+        `--port ${v}: expected <port>/<TCP|UDP|SCTP|ICMP|ICMPv6>, e.g. 80/TCP`,
+      );
     return { port: p.port, protocol: p.protocol };
   });
 }
@@ -45,7 +49,8 @@ function load(io: Io, files: readonly string[]): Simulation {
   const sim = new Simulation(loadObjects(files));
   for (const w of sim.warnings) io.err(`warning: ${w.source}: ${w.message}`);
   for (const e of sim.errors) io.err(`error: ${e.source}: ${e.message}`);
-  if (sim.errors.length > 0) io.err(`${sim.errors.length} object(s) refused and left out of the simulation`);
+  if (sim.errors.length > 0)
+    io.err(`${sim.errors.length} object(s) refused and left out of the simulation`);
   return sim;
 }
 
@@ -61,20 +66,35 @@ export function policyCommand(io: Io, argv: readonly string[]): number {
   switch (sub) {
     case 'simulate': {
       const output = flag(args, 'output', 'table');
-      if (output !== 'json' && output !== 'table') throw new CliError('Usage', `-o ${output}: expected json or table`);
+      if (output !== 'json' && output !== 'table')
+        throw new CliError('Usage', `-o ${output}: expected json or table`);
       const sim = load(io, files);
-      const probe = args.flags.has('port') ? ports(args.flags.get('port') ?? []) : sim.defaultPorts();
+      const probe = args.flags.has('port')
+        ? ports(args.flags.get('port') ?? [])
+        : sim.defaultPorts();
       const results = sim.simulate(probe);
-      io.out(output === 'json' ? renderJson(results) : renderTable(results, sim.pods.map((p) => p.key)));
+      io.out(
+        output === 'json'
+          ? renderJson(results)
+          : renderTable(
+              results,
+              sim.pods.map((p) => p.key),
+            ),
+      );
       return sim.errors.length > 0 ? 1 : 0;
     }
     case 'explain': {
       const output = flag(args, 'output', 'text');
-      if (output !== 'json' && output !== 'text') throw new CliError('Usage', `-o ${output}: expected json or text`);
+      if (output !== 'json' && output !== 'text')
+        throw new CliError('Usage', `-o ${output}: expected json or text`);
       const fromKey = flag(args, 'from');
       const toKey = flag(args, 'to');
       const portArgs = args.flags.get('port') ?? [];
-      if (!fromKey || !toKey || portArgs.length !== 1) throw new CliError('Usage', 'explain needs --from <ns/pod>, --to <ns/pod> and one --port <port/PROTO>');
+      if (!fromKey || !toKey || portArgs.length !== 1)
+        throw new CliError(
+          'Usage',
+          'explain needs --from <ns/pod>, --to <ns/pod> and one --port <port/PROTO>',
+        );
       const sim = load(io, files);
       const from = sim.pod(fromKey);
       const to = sim.pod(toKey);
@@ -82,10 +102,16 @@ export function policyCommand(io: Io, argv: readonly string[]): number {
       if (!to) throw new CliError('Usage', `--to ${toKey}: no such pod in the input`);
       const [probe] = ports(portArgs) as [ProbePort];
       const ex = explainFlow(sim, from, to, probe);
-      if (!ex) throw new CliError('Usage', `${toKey} has no address of ${fromKey}'s family, or no port ${String(probe.port)}/${probe.protocol}`);
+      if (!ex)
+        throw new CliError(
+          'Usage',
+          `${toKey} has no address of ${fromKey}'s family, or no port ${String(probe.port)}/${probe.protocol}`,
+        );
       if (output === 'json') io.out(`${JSON.stringify(ex, null, 2)}\n`);
       else {
-        io.out(`${ex.from} → ${ex.to} ${String(ex.port)}/${ex.protocol}: ${ex.verdict.toUpperCase()}\n`);
+        io.out(
+          `${ex.from} → ${ex.to} ${String(ex.port)}/${ex.protocol}: ${ex.verdict.toUpperCase()}\n`,
+        );
         for (const s of ex.sides) io.out(`  ${s.text}\n`);
       }
       return sim.errors.length > 0 ? 1 : 0;

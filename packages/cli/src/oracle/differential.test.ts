@@ -26,7 +26,10 @@ describe('differential: simulator vs cyclonus', () => {
   after(() => rmSync(work, { recursive: true, force: true }));
 
   it('cyclonus is available in CI', { skip: !process.env['CI'] && !!skip }, () => {
-    assert.ok(binary, 'cyclonus missing in CI: scripts/install-cyclonus.sh should have installed it');
+    assert.ok(
+      binary,
+      'cyclonus missing in CI: scripts/install-cyclonus.sh should have installed it',
+    );
   });
 
   it(`agrees on ${SEEDS} random policy sets`, { skip, timeout: 600_000 }, async () => {
@@ -37,13 +40,21 @@ describe('differential: simulator vs cyclonus', () => {
     const check = async (seed: number, dir: string): Promise<void> => {
       const policies = randomPolicySet(seed);
       const oracle = await cyclonusTruthTable({ policies, ports, binary: binary!, workDir: dir });
-      const sim = new Simulation([...model, ...policies.map((object, i) => ({ object, source: `seed ${seed} #${i}` }))]);
+      const sim = new Simulation([
+        ...model,
+        ...policies.map((object, i) => ({ object, source: `seed ${seed} #${i}` })),
+      ]);
       assert.deepEqual(sim.errors, [], `seed ${seed}: our parser refused a generated policy`);
-      const ours = new Map(sim.simulate(ports).map((r) => [`${r.from}>${r.to} ${String(r.port)}/${r.protocol}`, r.verdict]));
+      const ours = new Map(
+        sim
+          .simulate(ports)
+          .map((r) => [`${r.from}>${r.to} ${String(r.port)}/${r.protocol}`, r.verdict]),
+      );
       for (const o of oracle) {
         const k = `${o.from}>${o.to} ${o.port}/${o.protocol}`;
         cells++;
-        if (ours.get(k) !== o.verdict) disagreements.push(`seed ${seed} ${k}: cyclonus ${o.verdict}, ours ${ours.get(k)}`);
+        if (ours.get(k) !== o.verdict)
+          disagreements.push(`seed ${seed} ${k}: cyclonus ${o.verdict}, ours ${ours.get(k)}`);
       }
     };
     // Two workers: cyclonus is a separate process, so this uses both cores.

@@ -36,7 +36,12 @@ export interface Expectation {
 export interface Step {
   readonly description?: string;
   readonly apply?: unknown[];
-  readonly relabel?: { kind: 'Namespace' | 'Pod'; namespace?: string; name: string; labels: Record<string, string> }[];
+  readonly relabel?: {
+    kind: 'Namespace' | 'Pod';
+    namespace?: string;
+    name: string;
+    labels: Record<string, string>;
+  }[];
   readonly delete?: { kind: string; namespace?: string; name: string }[];
   readonly expect: Expectation[];
 }
@@ -61,7 +66,8 @@ export function parseMatrix(text: string): Map<string, boolean> {
     row.forEach((c, i) => {
       const to = header[i];
       if (!from || !to || c === '-') return;
-      if (c !== '.' && c !== 'X') throw new Error(`matrix cell "${c}" for ${from}>${to} is not . or X`);
+      if (c !== '.' && c !== 'X')
+        throw new Error(`matrix cell "${c}" for ${from}>${to} is not . or X`);
       cells.set(`${from}>${to}`, c === '.');
     });
   }
@@ -72,7 +78,9 @@ export function parseMatrix(text: string): Map<string, boolean> {
 export function loadScenario(file: string): Scenario {
   const doc = parse(readFileSync(file, 'utf8')) as {
     name: string;
-    steps: (Omit<Step, 'expect'> & { expect?: { port: number | string; protocol: string; matrix: string }[] })[];
+    steps: (Omit<Step, 'expect'> & {
+      expect?: { port: number | string; protocol: string; matrix: string }[];
+    })[];
   };
   return {
     file,
@@ -94,7 +102,11 @@ function objKey(kind: string, namespace: string | undefined, name: string): stri
 
 function keyOf(o: unknown): string {
   const x = o as { kind: string; metadata: { namespace?: string; name: string } };
-  return objKey(x.kind, x.kind === 'Namespace' ? undefined : (x.metadata.namespace ?? 'default'), x.metadata.name);
+  return objKey(
+    x.kind,
+    x.kind === 'Namespace' ? undefined : (x.metadata.namespace ?? 'default'),
+    x.metadata.name,
+  );
 }
 
 /** The objects of a cluster as a scenario changes them. */
@@ -114,8 +126,13 @@ export class ObjectStore {
       changed.push(keyOf(o));
     }
     for (const r of step.relabel ?? []) {
-      const k = objKey(r.kind, r.kind === 'Namespace' ? undefined : (r.namespace ?? 'default'), r.name);
-      const o = this.objects.get(k) as { metadata: { labels?: Record<string, string> } } | undefined;
+      const k = objKey(
+        r.kind,
+        r.kind === 'Namespace' ? undefined : (r.namespace ?? 'default'),
+        r.name,
+      );
+      const o = this.objects.get(k) as
+        { metadata: { labels?: Record<string, string> } } | undefined;
       if (!o) throw new Error(`relabel: no ${k}`);
       const copy = structuredClone(o);
       copy.metadata.labels = { ...r.labels };
@@ -123,7 +140,11 @@ export class ObjectStore {
       changed.push(k);
     }
     for (const d of step.delete ?? []) {
-      const k = objKey(d.kind, d.kind === 'Namespace' ? undefined : (d.namespace ?? 'default'), d.name);
+      const k = objKey(
+        d.kind,
+        d.kind === 'Namespace' ? undefined : (d.namespace ?? 'default'),
+        d.name,
+      );
       if (!this.objects.delete(k)) throw new Error(`delete: no ${k}`);
       deleted.push(k);
     }
@@ -181,7 +202,8 @@ export class IncrementalCluster {
 /** Verdicts of a scratch simulation for an expectation, as `from>to` → allowed. */
 export function scratchVerdicts(store: ObjectStore, e: Expectation): Map<string, boolean> {
   const sim = new Simulation(store.list());
-  if (sim.errors.length > 0) throw new Error(`invalid fixture objects: ${sim.errors.map((x) => x.message).join('; ')}`);
+  if (sim.errors.length > 0)
+    throw new Error(`invalid fixture objects: ${sim.errors.map((x) => x.message).join('; ')}`);
   const out = new Map<string, boolean>();
   const probe: ProbePort = { port: e.port, protocol: e.protocol };
   for (const r of sim.simulate([probe])) out.set(`${r.from}>${r.to}`, r.verdict === 'allow');
@@ -189,7 +211,11 @@ export function scratchVerdicts(store: ObjectStore, e: Expectation): Map<string,
 }
 
 /** Verdicts of the incremental replica for an expectation. */
-export function replicaVerdicts(store: ObjectStore, cluster: IncrementalCluster, e: Expectation): Map<string, boolean> {
+export function replicaVerdicts(
+  store: ObjectStore,
+  cluster: IncrementalCluster,
+  e: Expectation,
+): Map<string, boolean> {
   const sim = new Simulation(store.list());
   const ev = new Evaluator(cluster.replica);
   const out = new Map<string, boolean>();
@@ -200,7 +226,10 @@ export function replicaVerdicts(store: ObjectStore, cluster: IncrementalCluster,
       const src = from.ips[0];
       const dst = to.ips[0];
       if (port === undefined || !src || !dst) continue;
-      out.set(`${from.key}>${to.key}`, ev.evaluate({ src, dst, protocol: e.protocol, dstPort: port }).verdict === 'allow');
+      out.set(
+        `${from.key}>${to.key}`,
+        ev.evaluate({ src, dst, protocol: e.protocol, dstPort: port }).verdict === 'allow',
+      );
     }
   return out;
 }
@@ -210,7 +239,10 @@ export function diffCells(expected: Map<string, boolean>, got: Map<string, boole
   const out: string[] = [];
   for (const [k, v] of expected) {
     const g = got.get(k);
-    if (g !== v) out.push(`${k}: expected ${v ? 'allow' : 'deny'}, got ${g === undefined ? 'nothing' : g ? 'allow' : 'deny'}`);
+    if (g !== v)
+      out.push(
+        `${k}: expected ${v ? 'allow' : 'deny'}, got ${g === undefined ? 'nothing' : g ? 'allow' : 'deny'}`,
+      );
   }
   return out;
 }

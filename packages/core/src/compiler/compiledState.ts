@@ -56,9 +56,15 @@ export interface CompiledState {
 /** A change to a compiled state. Every list is sorted, so equal changes print equally. */
 export interface CompiledDelta {
   readonly identities: { readonly upsert: IdentityInfo[]; readonly remove: number[] };
-  readonly ipcache: { readonly upsert: { prefix: string; identity: number }[]; readonly remove: string[] };
+  readonly ipcache: {
+    readonly upsert: { prefix: string; identity: number }[];
+    readonly remove: string[];
+  };
   readonly endpoints: { readonly upsert: EndpointInfo[]; readonly remove: string[] };
-  readonly isolation: { readonly upsert: ({ identity: number } & Isolation)[]; readonly remove: number[] };
+  readonly isolation: {
+    readonly upsert: ({ identity: number } & Isolation)[];
+    readonly remove: number[];
+  };
   readonly policy: { readonly upsert: PolicyMapEntry[]; readonly remove: PolicyMapKey[] };
 }
 
@@ -69,15 +75,28 @@ export function policyKeyString(k: PolicyMapKey): string {
 
 /** An empty state. */
 export function emptyState(): CompiledState {
-  return { identities: new Map(), ipcache: new Map(), endpoints: new Map(), isolation: new Map(), policy: new Map() };
+  return {
+    identities: new Map(),
+    ipcache: new Map(),
+    endpoints: new Map(),
+    isolation: new Map(),
+    policy: new Map(),
+  };
 }
 
 /** True when a delta changes nothing. */
 export function isEmptyDelta(d: CompiledDelta): boolean {
   return (
-    d.identities.upsert.length + d.identities.remove.length + d.ipcache.upsert.length + d.ipcache.remove.length +
-      d.endpoints.upsert.length + d.endpoints.remove.length + d.isolation.upsert.length + d.isolation.remove.length +
-      d.policy.upsert.length + d.policy.remove.length ===
+    d.identities.upsert.length +
+      d.identities.remove.length +
+      d.ipcache.upsert.length +
+      d.ipcache.remove.length +
+      d.endpoints.upsert.length +
+      d.endpoints.remove.length +
+      d.isolation.upsert.length +
+      d.isolation.remove.length +
+      d.policy.upsert.length +
+      d.policy.remove.length ===
     0
   );
 }
@@ -85,9 +104,16 @@ export function isEmptyDelta(d: CompiledDelta): boolean {
 /** Number of changed entries in a delta. */
 export function deltaSize(d: CompiledDelta): number {
   return (
-    d.identities.upsert.length + d.identities.remove.length + d.ipcache.upsert.length + d.ipcache.remove.length +
-    d.endpoints.upsert.length + d.endpoints.remove.length + d.isolation.upsert.length + d.isolation.remove.length +
-    d.policy.upsert.length + d.policy.remove.length
+    d.identities.upsert.length +
+    d.identities.remove.length +
+    d.ipcache.upsert.length +
+    d.ipcache.remove.length +
+    d.endpoints.upsert.length +
+    d.endpoints.remove.length +
+    d.isolation.upsert.length +
+    d.isolation.remove.length +
+    d.policy.upsert.length +
+    d.policy.remove.length
   );
 }
 
@@ -99,7 +125,8 @@ export function applyDelta(s: CompiledState, d: CompiledDelta): void {
   for (const i of d.isolation.remove) s.isolation.delete(i);
   for (const i of d.identities.remove) s.identities.delete(i);
   for (const i of d.identities.upsert) s.identities.set(i.id, i);
-  for (const i of d.isolation.upsert) s.isolation.set(i.identity, { ingress: i.ingress, egress: i.egress });
+  for (const i of d.isolation.upsert)
+    s.isolation.set(i.identity, { ingress: i.ingress, egress: i.egress });
   for (const e of d.endpoints.upsert) s.endpoints.set(e.pod, e);
   for (const u of d.ipcache.upsert) s.ipcache.set(u.prefix, u.identity);
   for (const e of d.policy.upsert) s.policy.set(policyKeyString(e.key), e);
@@ -111,11 +138,14 @@ export function applyDelta(s: CompiledState, d: CompiledDelta): void {
  * exactly when they enforce the same thing.
  */
 export function canonicalState(s: CompiledState): string {
-  const name = (id: number): string => (id === 0 ? '*' : `[${(s.identities.get(id)?.labels ?? [`?${id}`]).join(' ')}]`);
+  const name = (id: number): string =>
+    id === 0 ? '*' : `[${(s.identities.get(id)?.labels ?? [`?${id}`]).join(' ')}]`;
   const lines: string[] = [];
   for (const [p, id] of s.ipcache) lines.push(`ipcache ${p} ${name(id)}`);
-  for (const e of s.endpoints.values()) lines.push(`endpoint ${e.pod} ${name(e.identity)} ${e.ips.join(',')}`);
-  for (const [id, iso] of s.isolation) lines.push(`isolation ${name(id)} in=${iso.ingress} out=${iso.egress}`);
+  for (const e of s.endpoints.values())
+    lines.push(`endpoint ${e.pod} ${name(e.identity)} ${e.ips.join(',')}`);
+  for (const [id, iso] of s.isolation)
+    lines.push(`isolation ${name(id)} in=${iso.ingress} out=${iso.egress}`);
   for (const e of s.policy.values()) {
     const k = e.key;
     lines.push(

@@ -15,14 +15,29 @@
 import { EngineError } from '../errors.js';
 import type { IdentityNumbering } from '../identity/allocator.js';
 import { InMemoryAllocator } from '../identity/allocator.js';
-import { createLabelFilter, type LabelFilter, type LabelFilterConfig } from '../identity/labelFilter.js';
+import {
+  createLabelFilter,
+  type LabelFilter,
+  type LabelFilterConfig,
+} from '../identity/labelFilter.js';
 import { FIRST_LOCAL_IDENTITY, LAST_LOCAL_IDENTITY, Reserved } from '../identity/reserved.js';
-import { identityKey, labelList, securityLabels, type SecurityLabels } from '../identity/securityLabels.js';
-import { formatPrefix, hostPrefix, parseAddress, prefixContains, type Prefix } from '../model/cidr.js';
+import {
+  identityKey,
+  labelList,
+  securityLabels,
+  type SecurityLabels,
+} from '../identity/securityLabels.js';
+import {
+  formatPrefix,
+  hostPrefix,
+  parseAddress,
+  prefixContains,
+  type Prefix,
+} from '../model/cidr.js';
 import { NAMESPACE_NAME_LABEL, type Labels } from '../model/labels.js';
 import { PROTOCOL_NUMBER } from '../model/ports.js';
 import { EVERYTHING, selectorKeys } from '../model/selector.js';
-import type { Direction, Policy, PolicyRef, Rule } from '../policy/types.js';
+import type { Direction, Peer, Policy, PolicyRef, Rule } from '../policy/types.js';
 import {
   applyDelta,
   emptyState,
@@ -126,7 +141,8 @@ export class PolicyEngine {
   constructor(options: EngineOptions = {}) {
     this.numbering = options.numbering ?? new InMemoryAllocator();
     this.filter = createLabelFilter(options.labelFilter);
-    for (const id of Object.values(Reserved)) if (id !== Reserved.Unknown) this.acquireRemote(undefined, id, []);
+    for (const id of Object.values(Reserved))
+      if (id !== Reserved.Unknown) this.acquireRemote(undefined, id, []);
   }
 
   // ---- inputs -------------------------------------------------------------------------
@@ -226,12 +242,14 @@ export class PolicyEngine {
     const policyUp: PolicyMapEntry[] = [];
     const policyRm: PolicyMapKey[] = [];
     for (const g of this.dirtyGroups) {
-      const next = g.rules.size > 0 ? resolveGroup(this.contributions(g)) : new Map<string, never>();
+      const next =
+        g.rules.size > 0 ? resolveGroup(this.contributions(g)) : new Map<string, never>();
       const base = { subject: g.subject.id, direction: g.direction, remote: g.remoteId };
       for (const [s, e] of g.current) if (!next.has(s)) policyRm.push({ ...base, ...e.key });
       for (const [s, e] of next) {
         const old = g.current.get(s);
-        if (!old || !sameValue(old.value, e.value)) policyUp.push({ key: { ...base, ...e.key }, value: e.value });
+        if (!old || !sameValue(old.value, e.value))
+          policyUp.push({ key: { ...base, ...e.key }, value: e.value });
       }
       g.current = next;
       if (g.rules.size === 0 && this.groups.get(g.key) === g) this.groups.delete(g.key);
@@ -272,7 +290,8 @@ export class PolicyEngine {
         continue;
       }
       const iso = { ingress: s.isolation.ingress > 0, egress: s.isolation.egress > 0 };
-      if (!prev || prev.ingress !== iso.ingress || prev.egress !== iso.egress) isoUp.push({ identity: id, ...iso });
+      if (!prev || prev.ingress !== iso.ingress || prev.egress !== iso.egress)
+        isoUp.push({ identity: id, ...iso });
     }
     const idUp: IdentityInfo[] = [];
     const idRm: number[] = [];
@@ -281,13 +300,20 @@ export class PolicyEngine {
       if (l && !this.state.identities.has(id)) idUp.push(l.info);
       else if (!l && this.state.identities.has(id)) idRm.push(id);
     }
-    const byKey = (a: PolicyMapKey, b: PolicyMapKey): number => cmp(policyKeyString(a), policyKeyString(b));
+    const byKey = (a: PolicyMapKey, b: PolicyMapKey): number =>
+      cmp(policyKeyString(a), policyKeyString(b));
     const delta: CompiledDelta = {
       identities: { upsert: idUp.sort((a, b) => a.id - b.id), remove: idRm.sort((a, b) => a - b) },
       ipcache: { upsert: ipUp.sort((a, b) => cmp(a.prefix, b.prefix)), remove: ipRm.sort() },
       endpoints: { upsert: epUp.sort((a, b) => cmp(a.pod, b.pod)), remove: epRm.sort() },
-      isolation: { upsert: isoUp.sort((a, b) => a.identity - b.identity), remove: isoRm.sort((a, b) => a - b) },
-      policy: { upsert: policyUp.sort((a, b) => byKey(a.key, b.key)), remove: policyRm.sort(byKey) },
+      isolation: {
+        upsert: isoUp.sort((a, b) => a.identity - b.identity),
+        remove: isoRm.sort((a, b) => a - b),
+      },
+      policy: {
+        upsert: policyUp.sort((a, b) => byKey(a.key, b.key)),
+        remove: policyRm.sort(byKey),
+      },
     };
     applyDelta(this.state, delta);
     this.dirtyGroups.clear();
@@ -313,7 +339,9 @@ export class PolicyEngine {
     const s = this.subjectsById.get(identity);
     if (!s) return [];
     const out = new Map<string, PolicyRef>();
-    for (const e of s.entries) for (const p of e.users) if (p.policy.isolates[direction]) out.set(p.policy.key, p.policy.ref);
+    for (const e of s.entries)
+      for (const p of e.users)
+        if (p.policy.isolates[direction]) out.set(p.policy.key, p.policy.ref);
     return [...out.entries()].sort((a, b) => cmp(a[0], b[0])).map((e) => e[1]);
   }
 
@@ -331,7 +359,9 @@ export class PolicyEngine {
       namespace: input.namespace,
       serviceAccount: input.serviceAccount,
       podLabels: input.labels,
-      namespaceLabels: this.namespaces.get(input.namespace) ?? { [NAMESPACE_NAME_LABEL]: input.namespace },
+      namespaceLabels: this.namespaces.get(input.namespace) ?? {
+        [NAMESPACE_NAME_LABEL]: input.namespace,
+      },
       namedPorts: input.namedPorts,
       filter: this.filter,
     });
@@ -379,29 +409,38 @@ export class PolicyEngine {
     this.subjects.delete(s.key);
     if (this.subjectsById.get(s.id) === s) this.subjectsById.delete(s.id);
     this.subjectIndex.delete(s.labels.namespace, s);
-    this.numbering.release(s.key);
+    this.numbering.drop(s.key);
     this.identityDown(s.id);
     this.dirtyIsolation.add(s.id);
   }
 
-  private acquireRemote(subject: SubjectIdentity | undefined, reserved: number | undefined, cidrs: string[]): RemoteIdentity {
+  private acquireRemote(
+    subject: SubjectIdentity | undefined,
+    reserved: number | undefined,
+    cidrs: string[],
+  ): RemoteIdentity {
     const key = remoteKey(subject, reserved, cidrs);
     let r = this.remotes.get(key);
     if (!r) {
       let id: number;
       if (cidrs.length > 0) {
-        if (this.nextLocal > LAST_LOCAL_IDENTITY) throw new EngineError('IdentityExhausted', 'local identity numbers exhausted');
+        if (this.nextLocal > LAST_LOCAL_IDENTITY)
+          throw new EngineError('IdentityExhausted', 'local identity numbers exhausted');
         id = this.nextLocal++;
       } else id = subject ? subject.id : (reserved as number);
       r = new RemoteIdentity(id, key, subject, reserved, cidrs);
       this.remotes.set(key, r);
       this.remoteIndex.add(r.namespace, r);
-      this.identityUp(id, r.labelList((s) => labelList(s.labels)));
+      this.identityUp(
+        id,
+        r.labelList((s) => labelList(s.labels)),
+      );
       for (const e of this.peerIndex.candidates(r.namespace))
         if (peerMatches(e.peer, r)) {
           e.matches.add(r);
           r.entries.add(e);
-          for (const rs of e.users) for (const s of rs.policy.subject.matches) this.bump(s, rs, r, 1);
+          for (const rs of e.users)
+            for (const s of rs.policy.subject.matches) this.bump(s, rs, r, 1);
         }
     }
     r.refs++;
@@ -424,7 +463,11 @@ export class PolicyEngine {
 
   private attachIp(key: string, prefix: Prefix, pod: PodState): void {
     let e = this.ipEntries.get(key);
-    if (!e) this.ipEntries.set(key, (e = { prefix, claimants: new Map(), policy: false, remote: undefined }));
+    if (!e)
+      this.ipEntries.set(
+        key,
+        (e = { prefix, claimants: new Map(), policy: false, remote: undefined }),
+      );
     e.claimants.set(podKey(pod), pod);
     this.refreshIp(key);
   }
@@ -458,10 +501,13 @@ export class PolicyEngine {
 
   private prefixChanged(p: Prefix, added: boolean): void {
     const key = formatPrefix(p);
-    if (added && !this.ipEntries.has(key)) this.ipEntries.set(key, { prefix: p, claimants: new Map(), policy: true, remote: undefined });
+    if (added && !this.ipEntries.has(key))
+      this.ipEntries.set(key, { prefix: p, claimants: new Map(), policy: true, remote: undefined });
     const own = this.ipEntries.get(key);
     if (own) own.policy = added;
-    const inside = [...this.ipEntries.entries()].filter(([, e]) => prefixContains(p, e.prefix)).map(([k]) => k);
+    const inside = [...this.ipEntries.entries()]
+      .filter(([, e]) => prefixContains(p, e.prefix))
+      .map(([k]) => k);
     for (const k of inside) this.refreshIp(k);
   }
 
@@ -470,25 +516,43 @@ export class PolicyEngine {
   private register(policy: Policy): PolicyState {
     const prefixes: Prefix[] = [];
     for (const r of policy.rules)
-      if (r.peers !== 'any') for (const p of r.peers) if (p.kind === 'cidr') prefixes.push(p.cidr, ...p.except);
+      if (r.peers !== 'any')
+        for (const p of r.peers) if (p.kind === 'cidr') prefixes.push(p.cidr, ...p.except);
     for (const p of prefixes) if (this.prefixes.add(p)) this.prefixChanged(p, true);
     const subject = this.subjectEntry(policy.subject);
     const rules: RuleState[] = [];
     const ps: PolicyState = { policy, subject, rules, prefixes };
     for (const rule of policy.rules) {
-      const named = rule.ports !== 'any' ? rule.ports.filter((p) => typeof p.port === 'string') : [];
-      if (rule.peers === 'any' && rule.direction === 'egress' && named.length > 0 && rule.ports !== 'any') {
+      const named =
+        rule.ports !== 'any' ? rule.ports.filter((p) => typeof p.port === 'string') : [];
+      if (
+        rule.peers === 'any' &&
+        rule.direction === 'egress' &&
+        named.length > 0 &&
+        rule.ports !== 'any'
+      ) {
         const numbered = rule.ports.filter((p) => typeof p.port !== 'string');
         if (numbered.length > 0) rules.push({ rule, policy: ps, peers: 'any', ports: numbered });
-        const allPods = this.peerEntry({ kind: 'endpoints', namespaces: { kind: 'selector', selector: EVERYTHING }, pods: EVERYTHING });
+        const allPods = this.peerEntry({
+          kind: 'endpoints',
+          namespaces: { kind: 'selector', selector: EVERYTHING },
+          pods: EVERYTHING,
+        });
         rules.push({ rule, policy: ps, peers: [allPods], ports: named });
       } else {
         // Equal peers share one entry; each entry counts once per rule.
-        const peers = rule.peers === 'any' ? 'any' : [...new Set(rule.peers.map((p) => this.peerEntry(p)))];
+        const peers =
+          rule.peers === 'any' ? 'any' : [...new Set(rule.peers.map((p) => this.peerEntry(p)))];
         rules.push({ rule, policy: ps, peers, ports: rule.ports });
       }
       this.rulesById.set(rule.id, {
-        info: { id: rule.id, policy: policy.ref, path: rule.path, direction: rule.direction, action: rule.action },
+        info: {
+          id: rule.id,
+          policy: policy.ref,
+          path: rule.path,
+          direction: rule.direction,
+          action: rule.action,
+        },
         owner: ps,
       });
     }
@@ -517,7 +581,8 @@ export class PolicyEngine {
         this.peerIndex.delete(scopeOf(e.peer), e);
       }
     }
-    for (const rule of ps.policy.rules) if (this.rulesById.get(rule.id)?.owner === ps) this.rulesById.delete(rule.id);
+    for (const rule of ps.policy.rules)
+      if (this.rulesById.get(rule.id)?.owner === ps) this.rulesById.delete(rule.id);
     if (this.policies.get(ps.policy.key) === undefined) this.warningsOf.delete(ps.policy.key);
     for (const p of ps.prefixes) if (this.prefixes.remove(p)) this.prefixChanged(p, false);
   }
@@ -538,7 +603,7 @@ export class PolicyEngine {
     return e;
   }
 
-  private peerEntry(p: import('../policy/types.js').Peer): PeerEntry {
+  private peerEntry(p: Peer): PeerEntry {
     const key = peerKey(p);
     let e = this.peerEntries.get(key);
     if (e) return e;
@@ -564,12 +629,25 @@ export class PolicyEngine {
     }
   }
 
-  private bump(s: SubjectIdentity, rs: RuleState, remote: RemoteIdentity | undefined, sign: number): void {
+  private bump(
+    s: SubjectIdentity,
+    rs: RuleState,
+    remote: RemoteIdentity | undefined,
+    sign: number,
+  ): void {
     const remoteId = remote ? remote.id : 0;
     const key = groupKey(s.id, rs.rule.direction, remoteId);
     let g = this.groups.get(key);
     if (!g) {
-      g = { key, subject: s, direction: rs.rule.direction, remoteId, remote, rules: new Map(), current: new Map() };
+      g = {
+        key,
+        subject: s,
+        direction: rs.rule.direction,
+        remoteId,
+        remote,
+        rules: new Map(),
+        current: new Map(),
+      };
       this.groups.set(key, g);
     }
     if (remote) g.remote = remote;
@@ -584,7 +662,11 @@ export class PolicyEngine {
     for (const rs of g.rules.keys()) {
       const rule = rs.rule;
       const verdict: Verdict = rule.action === 'deny' ? 'deny' : rule.http ? 'redirect' : 'allow';
-      const base = { verdict, ruleId: rule.id, ...(verdict === 'redirect' && rule.http ? { l7: rule.http } : {}) };
+      const base = {
+        verdict,
+        ruleId: rule.id,
+        ...(verdict === 'redirect' && rule.http ? { l7: rule.http } : {}),
+      };
       if (rs.ports === 'any') {
         out.push({ protocol: 0, ...base });
         continue;
@@ -592,10 +674,13 @@ export class PolicyEngine {
       for (const pm of rs.ports) {
         const protocol = PROTOCOL_NUMBER[pm.protocol];
         if (protocol === 0 || pm.port === undefined) out.push({ protocol, ...base });
-        else if (typeof pm.port === 'number') out.push({ protocol, range: { lo: pm.port, hi: pm.endPort ?? pm.port }, ...base });
+        else if (typeof pm.port === 'number')
+          out.push({ protocol, range: { lo: pm.port, hi: pm.endPort ?? pm.port }, ...base });
         else {
           const owner = g.direction === 'ingress' ? g.subject : g.remote?.subject;
-          const np = owner?.labels.namedPorts.find((n) => n.name === pm.port && n.protocol === pm.protocol);
+          const np = owner?.labels.namedPorts.find(
+            (n) => n.name === pm.port && n.protocol === pm.protocol,
+          );
           if (np) out.push({ protocol, range: { lo: np.port, hi: np.port }, ...base });
         }
       }
@@ -608,11 +693,15 @@ export class PolicyEngine {
     const check = (keys: string[], field: string): void => {
       for (const k of keys)
         if (!this.filter.isRelevant(k))
-          out.add(`${field} selects on label "${k}", which is excluded from identities: it is ignored when matching pods`);
+          out.add(
+            `${field} selects on label "${k}", which is excluded from identities: it is ignored when matching pods`,
+          );
     };
     check(selectorKeys(policy.subject.pods), 'pod selector');
     for (const r of policy.rules)
-      if (r.peers !== 'any') for (const p of r.peers) if (p.kind === 'endpoints') check(selectorKeys(p.pods), `${r.path} peer`);
+      if (r.peers !== 'any')
+        for (const p of r.peers)
+          if (p.kind === 'endpoints') check(selectorKeys(p.pods), `${r.path} peer`);
     return [...out].sort();
   }
 }

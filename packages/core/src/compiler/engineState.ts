@@ -2,6 +2,7 @@
  * The engine's bookkeeping records: policies and rules as registered, and groups — the
  * unit of incremental work, one per (subject identity, direction, remote identity).
  */
+import type { Prefix } from '../model/cidr.js';
 import type { Direction, Policy, PortMatch, Rule } from '../policy/types.js';
 import type { RemoteIdentity, SubjectIdentity } from './identities.js';
 import type { MapValue, PortKey } from './mapState.js';
@@ -13,7 +14,7 @@ export interface PolicyState {
   readonly subject: SubjectEntry;
   readonly rules: readonly RuleState[];
   /** Prefixes this policy holds a reference on. */
-  readonly prefixes: readonly import('../model/cidr.js').Prefix[];
+  readonly prefixes: readonly Prefix[];
 }
 
 /**

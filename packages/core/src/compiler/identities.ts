@@ -59,12 +59,18 @@ export class RemoteIdentity {
 
   /** Flat labels for display and the identity table. */
   labelList(subjectLabels: (s: SubjectIdentity) => string[]): string[] {
-    const base = this.subject ? subjectLabels(this.subject) : [`reserved:${RESERVED_NAMES[this.reserved ?? 2] ?? 'world'}`];
+    const base = this.subject
+      ? subjectLabels(this.subject)
+      : [`reserved:${RESERVED_NAMES[this.reserved ?? 2] ?? 'world'}`];
     return [...base, ...this.cidrs.map((c) => `cidr:${c}`)];
   }
 }
 
 /** The key of a remote identity. */
-export function remoteKey(subject: SubjectIdentity | undefined, reserved: number | undefined, cidrs: readonly string[]): string {
+export function remoteKey(
+  subject: SubjectIdentity | undefined,
+  reserved: number | undefined,
+  cidrs: readonly string[],
+): string {
   return `${subject ? subject.key : `reserved:${reserved}`}#${cidrs.join(',')}`;
 }

@@ -39,7 +39,11 @@ describe('map state resolution', () => {
       { protocol: TCP, range: { lo: 443, hi: 443 }, verdict: 'redirect', ruleId: 'r3', l7: l7a },
       { protocol: TCP, range: { lo: 443, hi: 443 }, verdict: 'allow', ruleId: 'a' },
     ]);
-    assert.deepEqual(get(m, '6:80/16'), { verdict: 'redirect', rules: ['r1', 'r2'], l7: [{ path: '/a' }, { path: '/b' }] });
+    assert.deepEqual(get(m, '6:80/16'), {
+      verdict: 'redirect',
+      rules: ['r1', 'r2'],
+      l7: [{ path: '/a' }, { path: '/b' }],
+    });
     assert.deepEqual(get(m, '6:443/16'), { verdict: 'allow', rules: ['a'] });
   });
   it('is independent of contribution order', () => {
@@ -53,7 +57,13 @@ describe('map state resolution', () => {
     assert.deepEqual(a, b);
   });
   it('combines the two lookups with the same precedence', () => {
-    assert.equal(combine([{ verdict: 'allow', rules: ['a'] }, { verdict: 'deny', rules: ['d'] }])?.verdict, 'deny');
+    assert.equal(
+      combine([
+        { verdict: 'allow', rules: ['a'] },
+        { verdict: 'deny', rules: ['d'] },
+      ])?.verdict,
+      'deny',
+    );
     assert.equal(combine([undefined, { verdict: 'allow', rules: ['a'] }])?.verdict, 'allow');
     assert.equal(combine([undefined, undefined]), undefined);
   });

@@ -67,7 +67,9 @@ export function combine(values: readonly (MapValue | undefined)[]): MapValue | u
     for (const h of v.l7 ?? []) l7.set(JSON.stringify(h), h);
   }
   const out: MapValue = { verdict: best, rules: [...rules].sort() };
-  return best === 'redirect' ? { ...out, l7: [...l7.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map((e) => e[1]) } : out;
+  return best === 'redirect'
+    ? { ...out, l7: [...l7.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map((e) => e[1]) }
+    : out;
 }
 
 /** The keys that contain `k` within one lookup, longest first, excluding `k` itself. */
@@ -88,7 +90,9 @@ export function ancestors(k: PortKey): PortKey[] {
  * every key that contains it. Deterministic: the same contributions in any order give
  * the same entries.
  */
-export function resolveGroup(contribs: readonly Contribution[]): Map<string, { key: PortKey; value: MapValue }> {
+export function resolveGroup(
+  contribs: readonly Contribution[],
+): Map<string, { key: PortKey; value: MapValue }> {
   const raw = new Map<string, { key: PortKey; values: MapValue[] }>();
   const put = (key: PortKey, v: MapValue): void => {
     const s = portKeyString(key);
@@ -100,7 +104,9 @@ export function resolveGroup(contribs: readonly Contribution[]): Map<string, { k
     const v: MapValue = { verdict: c.verdict, rules: [c.ruleId], ...(c.l7 ? { l7: c.l7 } : {}) };
     if (c.protocol === 0) put({ protocol: 0, port: 0, prefixLen: 0 }, v);
     else if (!c.range) put({ protocol: c.protocol, port: 0, prefixLen: 0 }, v);
-    else for (const p of rangeToPrefixes(c.range)) put({ protocol: c.protocol, port: p.port, prefixLen: p.len }, v);
+    else
+      for (const p of rangeToPrefixes(c.range))
+        put({ protocol: c.protocol, port: p.port, prefixLen: p.len }, v);
   }
   const own = new Map<string, MapValue>();
   for (const [s, e] of raw) own.set(s, combine(e.values)!);

@@ -55,11 +55,14 @@ export class PrefixSet {
   containing(target: Prefix): string[] {
     const out: string[] = [];
     const bits = BigInt(familyBits(target.family));
-    const lens = [...this.byLen[target.family].keys()].filter((l) => l <= target.len).sort((a, b) => a - b);
+    const lens = [...this.byLen[target.family].keys()]
+      .filter((l) => l <= target.len)
+      .sort((a, b) => a - b);
     for (const len of lens) {
       const m = len === 0 ? 0n : ((1n << bits) - 1n) ^ ((1n << (bits - BigInt(len))) - 1n);
       const addr = target.addr & m;
-      if (this.byLen[target.family].get(len)?.has(addr)) out.push(formatPrefix({ family: target.family, addr, len }));
+      if (this.byLen[target.family].get(len)?.has(addr))
+        out.push(formatPrefix({ family: target.family, addr, len }));
     }
     return out;
   }

@@ -63,7 +63,9 @@ export function scopeOf(p: Peer | EndpointMatch): string | undefined {
 }
 
 function nsMatches(n: NamespaceMatch, l: SecurityLabels): boolean {
-  return n.kind === 'name' ? l.namespace === n.name : selectorMatches(n.selector, l.namespaceLabels);
+  return n.kind === 'name'
+    ? l.namespace === n.name
+    : selectorMatches(n.selector, l.namespaceLabels);
 }
 
 /** True when the endpoint match selects a pod identity. */
@@ -77,13 +79,18 @@ export function peerMatches(p: Peer, r: RemoteIdentity): boolean {
     case 'endpoints':
       return r.subject !== undefined && endpointMatches(p, r.subject.labels);
     case 'cidr':
-      return r.cidrSet.has(formatPrefix(p.cidr)) && !p.except.some((e) => r.cidrSet.has(formatPrefix(e)));
+      return (
+        r.cidrSet.has(formatPrefix(p.cidr)) && !p.except.some((e) => r.cidrSet.has(formatPrefix(e)))
+      );
     case 'entity':
       switch (p.entity) {
         case 'world':
           return r.subject === undefined && r.reserved === Reserved.World;
         case 'cluster':
-          return r.subject !== undefined || (r.reserved !== undefined && CLUSTER_RESERVED.includes(r.reserved));
+          return (
+            r.subject !== undefined ||
+            (r.reserved !== undefined && CLUSTER_RESERVED.includes(r.reserved))
+          );
         case 'host':
           return r.reserved === Reserved.Host;
         case 'remote-node':

@@ -40,7 +40,10 @@ export function toStructural(node: Json): Json {
   for (const [k, v] of Object.entries(node)) {
     if (k === '$schema' || k === 'id') continue;
     if (k === 'additionalProperties' && v === false) continue;
-    out[k] = k === 'properties' && isObject(v) ? Object.fromEntries(Object.entries(v).map(([pk, pv]) => [pk, toStructural(pv)])) : toStructural(v);
+    out[k] =
+      k === 'properties' && isObject(v)
+        ? Object.fromEntries(Object.entries(v).map(([pk, pv]) => [pk, toStructural(pv)]))
+        : toStructural(v);
   }
   return out;
 }
@@ -61,9 +64,23 @@ interface CrdSpec {
 
 const PRINTER_COLUMNS: Json = [
   { name: 'Valid', type: 'string', jsonPath: '.status.conditions[?(@.type=="Valid")].status' },
-  { name: 'Enforced', type: 'string', jsonPath: '.status.conditions[?(@.type=="Enforced")].status' },
-  { name: 'Realized', type: 'integer', jsonPath: '.status.nodesRealized', description: 'Nodes enforcing the current version' },
-  { name: 'Desired', type: 'integer', jsonPath: '.status.nodesDesired', description: 'Nodes that need this policy' },
+  {
+    name: 'Enforced',
+    type: 'string',
+    jsonPath: '.status.conditions[?(@.type=="Enforced")].status',
+  },
+  {
+    name: 'Realized',
+    type: 'integer',
+    jsonPath: '.status.nodesRealized',
+    description: 'Nodes enforcing the current version',
+  },
+  {
+    name: 'Desired',
+    type: 'integer',
+    jsonPath: '.status.nodesDesired',
+    description: 'Nodes that need this policy',
+  },
   { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
 ];
 
@@ -119,7 +136,8 @@ export function generateCrds(): Record<string, JsonObject> {
       shortName: 'pnp',
       scope: 'Namespaced',
       spec: PalisadeNetworkPolicySpecSchema,
-      description: 'Identity-based L3/L4/L7 policy for the pods of one namespace, with allow and deny rules.',
+      description:
+        'Identity-based L3/L4/L7 policy for the pods of one namespace, with allow and deny rules.',
     }),
     'palisade.dev_palisadeclusternetworkpolicies': crd({
       kind: 'PalisadeClusterNetworkPolicy',
@@ -127,7 +145,8 @@ export function generateCrds(): Record<string, JsonObject> {
       shortName: 'pcnp',
       scope: 'Cluster',
       spec: PalisadeClusterNetworkPolicySpecSchema,
-      description: 'Identity-based L3/L4/L7 policy for pods in any namespace, with allow and deny rules.',
+      description:
+        'Identity-based L3/L4/L7 policy for pods in any namespace, with allow and deny rules.',
     }),
   };
 }

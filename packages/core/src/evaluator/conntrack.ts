@@ -25,7 +25,10 @@ export class Conntrack {
     const known = this.flows.has(fwd) ? 'fwd' : this.flows.has(rev) ? 'rev' : undefined;
     if (known) {
       // Established: only an explicit deny on the original direction cuts it.
-      const orig: Packet = known === 'fwd' ? p : { src: p.dst, dst: p.src, protocol: proto, dstPort: sport, srcPort: p.dstPort };
+      const orig: Packet =
+        known === 'fwd'
+          ? p
+          : { src: p.dst, dst: p.src, protocol: proto, dstPort: sport, srcPort: p.dstPort };
       const v = ev.evaluate(orig);
       const denied = v.egress?.reason === 'policy-deny' || v.ingress?.reason === 'policy-deny';
       if (denied) {

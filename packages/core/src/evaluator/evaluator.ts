@@ -15,7 +15,12 @@
 import { PROTOCOL_NUMBER, type Protocol } from '../model/ports.js';
 import { parseAddress } from '../model/cidr.js';
 import type { Direction } from '../policy/types.js';
-import { policyKeyString, type CompiledState, type EndpointInfo, type PolicyMapEntry } from '../compiler/compiledState.js';
+import {
+  policyKeyString,
+  type CompiledState,
+  type EndpointInfo,
+  type PolicyMapEntry,
+} from '../compiler/compiledState.js';
 import { combine, type MapValue } from '../compiler/mapState.js';
 import { IpcacheIndex } from './ipcacheIndex.js';
 
@@ -32,7 +37,8 @@ export interface Packet {
 }
 
 /** Why one side decided what it did. */
-export type DecisionReason = 'not-isolated' | 'policy-allow' | 'policy-redirect' | 'policy-deny' | 'default-deny';
+export type DecisionReason =
+  'not-isolated' | 'policy-allow' | 'policy-redirect' | 'policy-deny' | 'default-deny';
 
 /** The verdict of one side (egress of the source, or ingress of the destination). */
 export interface Decision {
@@ -84,21 +90,36 @@ export class Evaluator {
   }
 
   /** One LPM lookup in the policy map: the longest matching port prefix, then the protocol wildcard. */
-  lookup(subject: number, direction: Direction, remote: number, protocol: number, port: number): PolicyMapEntry | undefined {
+  lookup(
+    subject: number,
+    direction: Direction,
+    remote: number,
+    protocol: number,
+    port: number,
+  ): PolicyMapEntry | undefined {
     const base = { subject, direction, remote };
     for (let len = 16; len >= 0; len--) {
       const mask = len === 0 ? 0 : (0xffff << (16 - len)) & 0xffff;
-      const e = this.state.policy.get(policyKeyString({ ...base, protocol, port: port & mask, prefixLen: len }));
+      const e = this.state.policy.get(
+        policyKeyString({ ...base, protocol, port: port & mask, prefixLen: len }),
+      );
       if (e) return e;
     }
     return this.state.policy.get(policyKeyString({ ...base, protocol: 0, port: 0, prefixLen: 0 }));
   }
 
   /** Decides one side for an endpoint. */
-  decide(endpoint: EndpointInfo, direction: Direction, remoteIp: string, protocol: number, port: number): Decision {
+  decide(
+    endpoint: EndpointInfo,
+    direction: Direction,
+    remoteIp: string,
+    protocol: number,
+    port: number,
+  ): Decision {
     const remote = this.identityOf(remoteIp);
     const l1 = this.lookup(endpoint.identity, direction, remote, protocol, port);
-    const l2 = remote === 0 ? undefined : this.lookup(endpoint.identity, direction, 0, protocol, port);
+    const l2 =
+      remote === 0 ? undefined : this.lookup(endpoint.identity, direction, 0, protocol, port);
     const matched = [l1, l2].filter((e): e is PolicyMapEntry => e !== undefined);
     const value = combine(matched.map((e) => e.value));
     const base = { direction, endpoint, remote, matched };
@@ -113,7 +134,9 @@ export class Evaluator {
       }
     }
     const isolated = this.state.isolation.get(endpoint.identity)?.[direction] ?? false;
-    return isolated ? { ...base, verdict: 'deny', reason: 'default-deny' } : { ...base, verdict: 'allow', reason: 'not-isolated' };
+    return isolated
+      ? { ...base, verdict: 'deny', reason: 'default-deny' }
+      : { ...base, verdict: 'allow', reason: 'not-isolated' };
   }
 
   /** Decides a packet: egress of the source endpoint and ingress of the destination endpoint. */
@@ -123,8 +146,13 @@ export class Evaluator {
     const dstEp = this.endpointOf(p.dst);
     const egress = srcEp ? this.decide(srcEp, 'egress', p.dst, protocol, p.dstPort) : undefined;
     const ingress = dstEp ? this.decide(dstEp, 'ingress', p.src, protocol, p.dstPort) : undefined;
-    const verdict = (egress?.verdict ?? 'allow') === 'allow' && (ingress?.verdict ?? 'allow') === 'allow' ? 'allow' : 'deny';
-    const redirect = verdict === 'allow' && (egress?.reason === 'policy-redirect' || ingress?.reason === 'policy-redirect');
+    const verdict =
+      (egress?.verdict ?? 'allow') === 'allow' && (ingress?.verdict ?? 'allow') === 'allow'
+        ? 'allow'
+        : 'deny';
+    const redirect =
+      verdict === 'allow' &&
+      (egress?.reason === 'policy-redirect' || ingress?.reason === 'policy-redirect');
     return { verdict, redirect, ...(egress ? { egress } : {}), ...(ingress ? { ingress } : {}) };
   }
 }

@@ -7,7 +7,10 @@ import { Reserved } from '../identity/reserved.js';
 
 /** An LPM index over `prefix → identity`. */
 export class IpcacheIndex {
-  private readonly byLen: Record<Family, Map<number, Map<bigint, number>>> = { 4: new Map(), 6: new Map() };
+  private readonly byLen: Record<Family, Map<number, Map<bigint, number>>> = {
+    4: new Map(),
+    6: new Map(),
+  };
   private readonly lens: Record<Family, number[]> = { 4: [], 6: [] };
 
   constructor(ipcache: ReadonlyMap<string, number>) {
@@ -15,7 +18,7 @@ export class IpcacheIndex {
       const p = parsePrefix(text);
       if (!p) continue;
       let m = this.byLen[p.family].get(p.len);
-      if (!m) this.byLen[p.family].set(p.len, (m = new Map()));
+      if (!m) this.byLen[p.family].set(p.len, (m = new Map<bigint, number>()));
       m.set(p.addr, id);
     }
     for (const f of [4, 6] as const) this.lens[f] = [...this.byLen[f].keys()].sort((a, b) => b - a);

@@ -36,7 +36,7 @@ export interface IdentityNumbering {
   /** The number for this label set; takes one reference. */
   acquire(key: string, labels: SecurityLabels): number;
   /** Drops one reference. */
-  release(key: string): void;
+  drop(key: string): void;
 }
 
 /** Options of the in-memory allocator. */
@@ -87,15 +87,21 @@ export class InMemoryAllocator implements IdentityAllocator, IdentityNumbering {
   }
 
   /** Synchronous release by key. */
-  release(key: string): void;
-  release(id: number): Promise<void>;
-  release(keyOrId: string | number): void | Promise<void> {
-    const e = typeof keyOrId === 'string' ? this.byKey.get(keyOrId) : this.byId.get(keyOrId);
+  drop(key: string): void {
+    this.unref(this.byKey.get(key));
+  }
+
+  /** {@inheritDoc IdentityAllocator.release} */
+  release(id: number): Promise<void> {
+    this.unref(this.byId.get(id));
+    return Promise.resolve();
+  }
+
+  private unref(e: Entry | undefined): void {
     if (e && e.refs > 0) {
       e.refs--;
       if (e.refs === 0) e.unusedSince = this.now();
     }
-    if (typeof keyOrId === 'number') return Promise.resolve();
   }
 
   /** {@inheritDoc IdentityAllocator.allocate} */
@@ -104,7 +110,7 @@ export class InMemoryAllocator implements IdentityAllocator, IdentityNumbering {
       const id = this.acquire(identityKey(labels), labels);
       return Promise.resolve(this.byId.get(id)!.identity);
     } catch (err) {
-      return Promise.reject(err as Error);
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
   }
 
@@ -145,6 +151,9 @@ export class InMemoryAllocator implements IdentityAllocator, IdentityNumbering {
       this.quarantine.shift();
       return head.id;
     }
-    throw new EngineError('IdentityExhausted', `no identity number free between ${FIRST_CLUSTER_IDENTITY} and ${this.last}`);
+    throw new EngineError(
+      'IdentityExhausted',
+      `no identity number free between ${FIRST_CLUSTER_IDENTITY} and ${this.last}`,
+    );
   }
 }

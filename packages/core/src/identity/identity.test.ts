@@ -7,16 +7,32 @@ import { identityKey, securityLabels } from './securityLabels.js';
 
 const filter = createLabelFilter();
 const labels = (pod: Record<string, string>, ns = 'x') =>
-  securityLabels({ namespace: ns, serviceAccount: 'default', podLabels: pod, namespaceLabels: { team: 'a' }, namedPorts: [], filter });
+  securityLabels({
+    namespace: ns,
+    serviceAccount: 'default',
+    podLabels: pod,
+    namespaceLabels: { team: 'a' },
+    namedPorts: [],
+    filter,
+  });
 
 describe('label filter', () => {
   it('excludes the default per-pod labels and keeps the rest', () => {
-    for (const k of ['pod-template-hash', 'controller-revision-hash', 'statefulset.kubernetes.io/pod-name', 'batch.kubernetes.io/controller-uid', 'job-name'])
+    for (const k of [
+      'pod-template-hash',
+      'controller-revision-hash',
+      'statefulset.kubernetes.io/pod-name',
+      'batch.kubernetes.io/controller-uid',
+      'job-name',
+    ])
       assert.ok(DEFAULT_EXCLUDED_LABELS.includes(k) && !filter.isRelevant(k), k);
     assert.ok(filter.isRelevant('app'));
   });
   it('takes exclude and include patterns with *', () => {
-    const f = createLabelFilter({ exclude: ['*.internal/*', 'job-name'], include: ['keep.internal/*'] });
+    const f = createLabelFilter({
+      exclude: ['*.internal/*', 'job-name'],
+      include: ['keep.internal/*'],
+    });
     assert.ok(!f.isRelevant('x.internal/id'));
     assert.ok(f.isRelevant('keep.internal/id'));
     assert.ok(!f.isRelevant('job-name'));
@@ -26,14 +42,34 @@ describe('label filter', () => {
 
 describe('security labels and keys', () => {
   it('ignores excluded labels and label order', () => {
-    assert.equal(identityKey(labels({ app: 'web', 'pod-template-hash': 'abc' })), identityKey(labels({ app: 'web' })));
+    assert.equal(
+      identityKey(labels({ app: 'web', 'pod-template-hash': 'abc' })),
+      identityKey(labels({ app: 'web' })),
+    );
     assert.equal(identityKey(labels({ a: '1', b: '2' })), identityKey(labels({ b: '2', a: '1' })));
   });
   it('keeps pod labels, namespace labels and namespace apart', () => {
-    const a = securityLabels({ namespace: 'x', serviceAccount: 'sa', podLabels: { team: 'a' }, namespaceLabels: {}, namedPorts: [], filter });
-    const b = securityLabels({ namespace: 'x', serviceAccount: 'sa', podLabels: {}, namespaceLabels: { team: 'a' }, namedPorts: [], filter });
+    const a = securityLabels({
+      namespace: 'x',
+      serviceAccount: 'sa',
+      podLabels: { team: 'a' },
+      namespaceLabels: {},
+      namedPorts: [],
+      filter,
+    });
+    const b = securityLabels({
+      namespace: 'x',
+      serviceAccount: 'sa',
+      podLabels: {},
+      namespaceLabels: { team: 'a' },
+      namedPorts: [],
+      filter,
+    });
     assert.notEqual(identityKey(a), identityKey(b));
-    assert.notEqual(identityKey(labels({ app: 'web' }, 'x')), identityKey(labels({ app: 'web' }, 'y')));
+    assert.notEqual(
+      identityKey(labels({ app: 'web' }, 'x')),
+      identityKey(labels({ app: 'web' }, 'y')),
+    );
   });
 });
 
@@ -61,7 +97,10 @@ describe('in-memory allocator', () => {
     await a.release(y.id);
     // Range exhausted; x's number is in quarantine until 2000.
     now = 1500;
-    await assert.rejects(a.allocate(labels({ app: 'z' })), (e: unknown) => e instanceof EngineError && e.code === 'IdentityExhausted');
+    await assert.rejects(
+      a.allocate(labels({ app: 'z' })),
+      (e: unknown) => e instanceof EngineError && e.code === 'IdentityExhausted',
+    );
     now = 2000;
     const z = await a.allocate(labels({ app: 'z' }));
     assert.equal(z.id, x.id);

@@ -43,7 +43,9 @@ export function securityLabels(input: {
   namedPorts: readonly NamedPort[];
   filter: LabelFilter;
 }): SecurityLabels {
-  const ports = [...input.namedPorts].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const ports = [...input.namedPorts].sort((a, b) =>
+    a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+  );
   return {
     namespace: input.namespace,
     serviceAccount: input.serviceAccount,

@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { formatAddress, formatPrefix, parseAddress, parsePrefix, prefixContains, prefixContainsAddress } from './cidr.js';
+import {
+  formatAddress,
+  formatPrefix,
+  parseAddress,
+  parsePrefix,
+  prefixContains,
+  prefixContainsAddress,
+} from './cidr.js';
 
 describe('cidr', () => {
   it('parses IPv4 and clears host bits like Go net.ParseCIDR', () => {
@@ -15,7 +22,18 @@ describe('cidr', () => {
     assert.equal(formatAddress(parseAddress('::')!), '::');
   });
   it('refuses what is not an address or prefix', () => {
-    for (const s of ['10.0.0.0', '10.0.0.256/8', '10.0.0/8', '10.0.0.0/33', 'fd00::/129', '1:2:3:4:5:6:7:8:9/64', 'x/8', '010.0.0.0/8', '10.0.0.0/08', ':::/1'])
+    for (const s of [
+      '10.0.0.0',
+      '10.0.0.256/8',
+      '10.0.0/8',
+      '10.0.0.0/33',
+      'fd00::/129',
+      '1:2:3:4:5:6:7:8:9/64',
+      'x/8',
+      '010.0.0.0/8',
+      '10.0.0.0/08',
+      ':::/1',
+    ])
       assert.equal(parsePrefix(s), undefined, s);
   });
   it('tests containment of prefixes and addresses, per family', () => {

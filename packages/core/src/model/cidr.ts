@@ -57,7 +57,11 @@ function parseV6(s: string): bigint | undefined {
   const dbl = head.split('::');
   if (dbl.length > 2) return undefined;
   const toGroups = (t: string): string[] | undefined =>
-    t === '' ? [] : t.split(':').every((g) => /^[0-9a-fA-F]{1,4}$/.test(g)) ? t.split(':') : undefined;
+    t === ''
+      ? []
+      : t.split(':').every((g) => /^[0-9a-fA-F]{1,4}$/.test(g))
+        ? t.split(':')
+        : undefined;
   const left = toGroups(dbl[0] ?? '');
   const right = dbl.length === 2 ? toGroups(dbl[1] ?? '') : [];
   if (!left || !right) return undefined;
@@ -134,7 +138,7 @@ export function formatAddress(a: Address): string {
   // Longest run of two or more zero groups becomes "::".
   let bestStart = -1;
   let bestLen = 1;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (groups[i] !== 0) {
       i++;
       continue;

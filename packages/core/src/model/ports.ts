@@ -79,5 +79,7 @@ export function parsePortArg(s: string): { port: number | string; protocol: Prot
     if (n > max || (n === 0 && !isIcmp(protocol))) return undefined;
     return { port: n, protocol };
   }
-  return /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(portText) ? { port: portText, protocol } : undefined;
+  return /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(portText)
+    ? { port: portText, protocol }
+    : undefined;
 }

@@ -23,16 +23,28 @@ describe('label selectors', () => {
   });
   it('gives equal selectors one canonical key', () => {
     const a = compileSelector({ matchLabels: { a: '1', b: '2' } }, 'x');
-    const b = compileSelector({ matchExpressions: [{ key: 'b', operator: 'In', values: ['2'] }], matchLabels: { a: '1' } }, 'x');
+    const b = compileSelector(
+      { matchExpressions: [{ key: 'b', operator: 'In', values: ['2'] }], matchLabels: { a: '1' } },
+      'x',
+    );
     assert.equal(a.key, b.key);
     assert.ok(compileSelector({}, 'x').matchesAll);
     assert.ok(compileSelector(undefined, 'x').matchesAll);
   });
   it('refuses invalid selectors with the field named', () => {
     const cases: [unknown, string][] = [
-      [{ matchExpressions: [{ key: 'a', operator: 'In', values: [] }] }, 'spec.podSelector.matchExpressions[0].values'],
-      [{ matchExpressions: [{ key: 'a', operator: 'Exists', values: ['x'] }] }, 'spec.podSelector.matchExpressions[0].values'],
-      [{ matchExpressions: [{ key: 'a', operator: 'Gt', values: ['1'] }] }, 'spec.podSelector.matchExpressions[0].operator'],
+      [
+        { matchExpressions: [{ key: 'a', operator: 'In', values: [] }] },
+        'spec.podSelector.matchExpressions[0].values',
+      ],
+      [
+        { matchExpressions: [{ key: 'a', operator: 'Exists', values: ['x'] }] },
+        'spec.podSelector.matchExpressions[0].values',
+      ],
+      [
+        { matchExpressions: [{ key: 'a', operator: 'Gt', values: ['1'] }] },
+        'spec.podSelector.matchExpressions[0].operator',
+      ],
       [{ matchLabels: { 'bad key!': 'x' } }, 'spec.podSelector.matchLabels'],
       [{ matchLabels: { ok: 'bad value!' } }, 'spec.podSelector.matchLabels.ok'],
     ];

@@ -108,7 +108,9 @@ function cmp(a: string, b: string): number {
 function reqText(r: Requirement): string {
   switch (r.op) {
     case 'In':
-      return r.values.length === 1 ? `${r.key}=${r.values[0]}` : `${r.key} in (${r.values.join(',')})`;
+      return r.values.length === 1
+        ? `${r.key}=${r.values[0]}`
+        : `${r.key} in (${r.values.join(',')})`;
     case 'NotIn':
       return `${r.key} notin (${r.values.join(',')})`;
     case 'Exists':

@@ -10,9 +10,21 @@
  */
 import { PolicyError } from '../errors.js';
 import { compileSelector, EVERYTHING } from '../model/selector.js';
-import type { NetworkPolicy, NetworkPolicyPeer, NetworkPolicyPort } from '../schema/networkPolicy.js';
+import type {
+  NetworkPolicy,
+  NetworkPolicyPeer,
+  NetworkPolicyPort,
+} from '../schema/networkPolicy.js';
 import { cidrField, exceptField, portField } from './validate.js';
-import { policyKey, type Direction, type Peer, type Policy, type PolicyRef, type PortMatch, type Rule } from './types.js';
+import {
+  policyKey,
+  type Direction,
+  type Peer,
+  type Policy,
+  type PolicyRef,
+  type PortMatch,
+  type Rule,
+} from './types.js';
 
 /** Normalises a parsed NetworkPolicy. @throws PolicyError naming the field. */
 export function fromNetworkPolicy(np: NetworkPolicy): Policy {
@@ -21,7 +33,9 @@ export function fromNetworkPolicy(np: NetworkPolicy): Policy {
   const key = policyKey(ref);
   try {
     const spec = np.spec;
-    const types = spec.policyTypes ?? (spec.egress && spec.egress.length > 0 ? ['Ingress', 'Egress'] : ['Ingress']);
+    const types =
+      spec.policyTypes ??
+      (spec.egress && spec.egress.length > 0 ? ['Ingress', 'Egress'] : ['Ingress']);
     const isolates = { ingress: types.includes('Ingress'), egress: types.includes('Egress') };
     const rules: Rule[] = [];
     if (isolates.ingress)
@@ -29,7 +43,9 @@ export function fromNetworkPolicy(np: NetworkPolicy): Policy {
         rules.push(rule(key, namespace, 'ingress', `spec.ingress[${i}]`, r.from, 'from', r.ports)),
       );
     if (isolates.egress)
-      (spec.egress ?? []).forEach((r, i) => rules.push(rule(key, namespace, 'egress', `spec.egress[${i}]`, r.to, 'to', r.ports)));
+      (spec.egress ?? []).forEach((r, i) =>
+        rules.push(rule(key, namespace, 'egress', `spec.egress[${i}]`, r.to, 'to', r.ports)),
+      );
     const pods = compileSelector(spec.podSelector, 'spec.podSelector');
     return {
       key,
@@ -59,8 +75,12 @@ function rule(
     path,
     direction,
     action: 'allow',
-    peers: !peers || peers.length === 0 ? 'any' : peers.map((p, i) => peer(p, namespace, `${path}.${peerField}[${i}]`)),
-    ports: !ports || ports.length === 0 ? 'any' : ports.map((p, i) => port(p, `${path}.ports[${i}]`)),
+    peers:
+      !peers || peers.length === 0
+        ? 'any'
+        : peers.map((p, i) => peer(p, namespace, `${path}.${peerField}[${i}]`)),
+    ports:
+      !ports || ports.length === 0 ? 'any' : ports.map((p, i) => port(p, `${path}.ports[${i}]`)),
   };
 }
 
@@ -68,13 +88,28 @@ function peer(p: NetworkPolicyPeer, namespace: string, field: string): Peer {
   const hasSel = p.podSelector != null || p.namespaceSelector != null;
   if (p.ipBlock != null) {
     if (hasSel)
-      throw new PolicyError('InvalidObject', field, 'may not specify both ipBlock and another peer');
+      throw new PolicyError(
+        'InvalidObject',
+        field,
+        'may not specify both ipBlock and another peer',
+      );
     const cidr = cidrField(p.ipBlock.cidr, `${field}.ipBlock.cidr`);
-    return { kind: 'cidr', cidr, except: exceptField(cidr, p.ipBlock.except ?? [], `${field}.ipBlock.except`) };
+    return {
+      kind: 'cidr',
+      cidr,
+      except: exceptField(cidr, p.ipBlock.except ?? [], `${field}.ipBlock.except`),
+    };
   }
-  if (!hasSel) throw new PolicyError('InvalidObject', field, 'must specify a peer (podSelector, namespaceSelector or ipBlock)');
-  const pods = p.podSelector != null ? compileSelector(p.podSelector, `${field}.podSelector`) : EVERYTHING;
-  if (p.namespaceSelector == null) return { kind: 'endpoints', namespaces: { kind: 'name', name: namespace }, pods };
+  if (!hasSel)
+    throw new PolicyError(
+      'InvalidObject',
+      field,
+      'must specify a peer (podSelector, namespaceSelector or ipBlock)',
+    );
+  const pods =
+    p.podSelector != null ? compileSelector(p.podSelector, `${field}.podSelector`) : EVERYTHING;
+  if (p.namespaceSelector == null)
+    return { kind: 'endpoints', namespaces: { kind: 'name', name: namespace }, pods };
   const nsSel = compileSelector(p.namespaceSelector, `${field}.namespaceSelector`);
   return { kind: 'endpoints', namespaces: { kind: 'selector', selector: nsSel }, pods };
 }

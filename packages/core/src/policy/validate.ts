@@ -8,7 +8,12 @@ import { parsePrefix, prefixContains, type Prefix } from '../model/cidr.js';
 /** Parses a CIDR field. */
 export function cidrField(text: string, field: string): Prefix {
   const p = parsePrefix(text);
-  if (!p) throw new PolicyError('InvalidCIDR', field, `"${text}" is not a valid CIDR (e.g. 10.0.0.0/8 or fd00::/64)`);
+  if (!p)
+    throw new PolicyError(
+      'InvalidCIDR',
+      field,
+      `"${text}" is not a valid CIDR (e.g. 10.0.0.0/8 or fd00::/64)`,
+    );
   return p;
 }
 
@@ -17,7 +22,11 @@ export function exceptField(cidr: Prefix, except: readonly string[], field: stri
   return except.map((e, i) => {
     const p = cidrField(e, `${field}[${i}]`);
     if (!prefixContains(cidr, p) || p.len <= cidr.len)
-      throw new PolicyError('InvalidCIDR', `${field}[${i}]`, `"${e}" must be a strict subset of the cidr`);
+      throw new PolicyError(
+        'InvalidCIDR',
+        `${field}[${i}]`,
+        `"${e}" must be a strict subset of the cidr`,
+      );
     return p;
   });
 }
@@ -40,7 +49,8 @@ export function portField(
   max = 65535,
 ): { port?: number | string; endPort?: number } {
   if (port === undefined) {
-    if (endPort !== undefined) throw new PolicyError('InvalidPortRange', `${field}.endPort`, 'may not be set without port');
+    if (endPort !== undefined)
+      throw new PolicyError('InvalidPortRange', `${field}.endPort`, 'may not be set without port');
     return {};
   }
   if (typeof port === 'string') {
@@ -49,18 +59,34 @@ export function portField(
       const e = portNameError(port);
       if (e) throw new PolicyError('InvalidPort', `${field}.port`, e);
       if (endPort !== undefined)
-        throw new PolicyError('InvalidPortRange', `${field}.endPort`, 'may not be set when port is a name');
+        throw new PolicyError(
+          'InvalidPortRange',
+          `${field}.endPort`,
+          'may not be set when port is a name',
+        );
       return { port };
     }
   }
   const min = max === 255 ? 0 : 1;
   if (!Number.isInteger(port) || port < min || port > max)
-    throw new PolicyError('InvalidPort', `${field}.port`, `${port} must be between ${min} and ${max}`);
+    throw new PolicyError(
+      'InvalidPort',
+      `${field}.port`,
+      `${port} must be between ${min} and ${max}`,
+    );
   if (endPort === undefined) return { port };
   if (!Number.isInteger(endPort) || endPort < 1 || endPort > max)
-    throw new PolicyError('InvalidPortRange', `${field}.endPort`, `${endPort} must be between 1 and ${max}`);
+    throw new PolicyError(
+      'InvalidPortRange',
+      `${field}.endPort`,
+      `${endPort} must be between 1 and ${max}`,
+    );
   if (endPort < port)
-    throw new PolicyError('InvalidPortRange', `${field}.endPort`, `${endPort} must be greater than or equal to port ${port}`);
+    throw new PolicyError(
+      'InvalidPortRange',
+      `${field}.endPort`,
+      `${endPort} must be greater than or equal to port ${port}`,
+    );
   return { port, endPort };
 }
 
@@ -69,9 +95,15 @@ export function regexField(text: string, field: string): string {
   try {
     new RegExp(`^(?:${text})$`, 'u');
   } catch (err) {
-    throw new PolicyError('InvalidRegex', field, `"${text}" is not a valid regular expression: ${(err as Error).message}`, undefined, {
-      cause: err,
-    });
+    throw new PolicyError(
+      'InvalidRegex',
+      field,
+      `"${text}" is not a valid regular expression: ${(err as Error).message}`,
+      undefined,
+      {
+        cause: err,
+      },
+    );
   }
   return text;
 }

@@ -29,10 +29,20 @@ export const PodSchema = z.looseObject({
       nodeName: z.string().nullish(),
       hostNetwork: z.boolean().nullish(),
       containers: z
-        .array(z.looseObject({ name: z.string().nullish(), ports: z.array(ContainerPortSchema).nullish() }))
+        .array(
+          z.looseObject({
+            name: z.string().nullish(),
+            ports: z.array(ContainerPortSchema).nullish(),
+          }),
+        )
         .nullish(),
       initContainers: z
-        .array(z.looseObject({ name: z.string().nullish(), ports: z.array(ContainerPortSchema).nullish() }))
+        .array(
+          z.looseObject({
+            name: z.string().nullish(),
+            ports: z.array(ContainerPortSchema).nullish(),
+          }),
+        )
         .nullish(),
     })
     .nullish(),

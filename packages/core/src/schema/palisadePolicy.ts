@@ -19,14 +19,25 @@ export const PALISADE_VERSION = 'v1alpha1';
 export const PALISADE_API_VERSION = `${PALISADE_GROUP}/${PALISADE_VERSION}`;
 
 /** Named peers that are not pods. */
-export const ENTITIES = ['world', 'cluster', 'host', 'remote-node', 'kube-apiserver', 'all'] as const;
+export const ENTITIES = [
+  'world',
+  'cluster',
+  'host',
+  'remote-node',
+  'kube-apiserver',
+  'all',
+] as const;
 /** A named peer. */
 export type Entity = (typeof ENTITIES)[number];
 
 const cidrString = z
   .string()
   .max(64)
-  .meta({ 'x-kubernetes-validations': [{ rule: 'isCIDR(self)', message: 'must be a CIDR such as 10.0.0.0/8 or fd00::/64' }] });
+  .meta({
+    'x-kubernetes-validations': [
+      { rule: 'isCIDR(self)', message: 'must be a CIDR such as 10.0.0.0/8 or fd00::/64' },
+    ],
+  });
 
 const CIDRSetSchema = z
   .object({
@@ -63,7 +74,8 @@ const PeerSchema = z
     'x-kubernetes-validations': [
       {
         rule: '(has(self.endpointSelector) || has(self.namespaceSelector) ? 1 : 0) + (has(self.cidr) ? 1 : 0) + (has(self.cidrSet) ? 1 : 0) + (has(self.entity) ? 1 : 0) == 1',
-        message: 'a peer names exactly one kind of selector: endpointSelector/namespaceSelector, cidr, cidrSet or entity',
+        message:
+          'a peer names exactly one kind of selector: endpointSelector/namespaceSelector, cidr, cidrSet or entity',
       },
     ],
   })
@@ -77,9 +89,19 @@ const PortRuleSchema = z
       .union([z.int(), z.string()])
       .optional()
       .describe('A port number or a named container port. Absent: every port of the protocol.'),
-    endPort: z.int().min(1).max(65535).optional().describe('Last port of a range starting at port.'),
+    endPort: z
+      .int()
+      .min(1)
+      .max(65535)
+      .optional()
+      .describe('Last port of a range starting at port.'),
     protocol: z.enum(PROTOCOLS).default('TCP').describe('Protocol; ANY matches all of them.'),
-    icmpType: z.int().min(0).max(255).optional().describe('ICMP or ICMPv6 type. Absent: every type.'),
+    icmpType: z
+      .int()
+      .min(0)
+      .max(255)
+      .optional()
+      .describe('ICMP or ICMPv6 type. Absent: every type.'),
   })
   .meta({
     'x-kubernetes-validations': [
@@ -109,14 +131,22 @@ const PortRuleSchema = z
 
 const HTTPRuleSchema = z
   .object({
-    method: z.string().max(256).optional().describe('Regular expression for the method, e.g. GET|HEAD.'),
+    method: z
+      .string()
+      .max(256)
+      .optional()
+      .describe('Regular expression for the method, e.g. GET|HEAD.'),
     path: z.string().max(1024).optional().describe('Regular expression the whole path must match.'),
     host: z.string().max(256).optional().describe('Regular expression for the Host header.'),
     headers: z
       .array(
         z.object({
           name: z.string().min(1).max(256).describe('Header name (case-insensitive).'),
-          value: z.string().max(1024).optional().describe('Exact value; absent: the header must be present.'),
+          value: z
+            .string()
+            .max(1024)
+            .optional()
+            .describe('Exact value; absent: the header must be present.'),
         }),
       )
       .max(32)
@@ -126,7 +156,11 @@ const HTTPRuleSchema = z
   .describe('An HTTP request pattern. A request is allowed when it matches every field given.');
 
 const ruleBody = {
-  ports: z.array(PortRuleSchema).max(64).optional().describe('Ports; absent or empty: every protocol and port.'),
+  ports: z
+    .array(PortRuleSchema)
+    .max(64)
+    .optional()
+    .describe('Ports; absent or empty: every protocol and port.'),
 };
 
 const httpRequiresTcpPorts = {
@@ -138,26 +172,48 @@ const IngressRuleSchema = z
   .object({
     from: z.array(PeerSchema).max(64).optional().describe('Sources; absent or empty: any source.'),
     ...ruleBody,
-    http: z.array(HTTPRuleSchema).max(64).optional().describe('L7: only these HTTP requests are allowed.'),
+    http: z
+      .array(HTTPRuleSchema)
+      .max(64)
+      .optional()
+      .describe('L7: only these HTTP requests are allowed.'),
   })
   .meta({ 'x-kubernetes-validations': [httpRequiresTcpPorts] })
   .describe('Traffic allowed into the selected pods.');
 
 const EgressRuleSchema = z
   .object({
-    to: z.array(PeerSchema).max(64).optional().describe('Destinations; absent or empty: any destination.'),
+    to: z
+      .array(PeerSchema)
+      .max(64)
+      .optional()
+      .describe('Destinations; absent or empty: any destination.'),
     ...ruleBody,
-    http: z.array(HTTPRuleSchema).max(64).optional().describe('L7: only these HTTP requests are allowed.'),
+    http: z
+      .array(HTTPRuleSchema)
+      .max(64)
+      .optional()
+      .describe('L7: only these HTTP requests are allowed.'),
   })
   .meta({ 'x-kubernetes-validations': [httpRequiresTcpPorts] })
   .describe('Traffic allowed out of the selected pods.');
 
 const IngressDenyRuleSchema = z
-  .object({ from: z.array(PeerSchema).max(64).optional().describe('Sources; absent or empty: any source.'), ...ruleBody })
+  .object({
+    from: z.array(PeerSchema).max(64).optional().describe('Sources; absent or empty: any source.'),
+    ...ruleBody,
+  })
   .describe('Traffic denied into the selected pods, whatever any policy allows.');
 
 const EgressDenyRuleSchema = z
-  .object({ to: z.array(PeerSchema).max(64).optional().describe('Destinations; absent or empty: any destination.'), ...ruleBody })
+  .object({
+    to: z
+      .array(PeerSchema)
+      .max(64)
+      .optional()
+      .describe('Destinations; absent or empty: any destination.'),
+    ...ruleBody,
+  })
   .describe('Traffic denied out of the selected pods, whatever any policy allows.');
 
 const specFields = {
@@ -167,14 +223,26 @@ const specFields = {
     .array(IngressRuleSchema)
     .max(128)
     .optional()
-    .describe('Allow rules for incoming traffic. Present (even empty): the selected pods only accept what some policy allows.'),
+    .describe(
+      'Allow rules for incoming traffic. Present (even empty): the selected pods only accept what some policy allows.',
+    ),
   egress: z
     .array(EgressRuleSchema)
     .max(128)
     .optional()
-    .describe('Allow rules for outgoing traffic. Present (even empty): the selected pods only send what some policy allows.'),
-  ingressDeny: z.array(IngressDenyRuleSchema).max(128).optional().describe('Deny rules for incoming traffic; deny beats allow.'),
-  egressDeny: z.array(EgressDenyRuleSchema).max(128).optional().describe('Deny rules for outgoing traffic; deny beats allow.'),
+    .describe(
+      'Allow rules for outgoing traffic. Present (even empty): the selected pods only send what some policy allows.',
+    ),
+  ingressDeny: z
+    .array(IngressDenyRuleSchema)
+    .max(128)
+    .optional()
+    .describe('Deny rules for incoming traffic; deny beats allow.'),
+  egressDeny: z
+    .array(EgressDenyRuleSchema)
+    .max(128)
+    .optional()
+    .describe('Deny rules for outgoing traffic; deny beats allow.'),
 };
 
 const ConditionSchema = z.object({
@@ -191,7 +259,10 @@ export const PolicyStatusSchema = z
   .object({
     observedGeneration: z.int().optional().describe('The generation the conditions describe.'),
     conditions: z.array(ConditionSchema).optional().describe('Valid and Enforced.'),
-    nodesRealized: z.int().optional().describe('Nodes that have the current version in their kernel.'),
+    nodesRealized: z
+      .int()
+      .optional()
+      .describe('Nodes that have the current version in their kernel.'),
     nodesDesired: z.int().optional().describe('Nodes that need this policy.'),
   })
   .describe('What the operator observed.');

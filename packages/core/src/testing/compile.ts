@@ -7,7 +7,10 @@ import { PolicyEngine, type EngineOptions } from '../compiler/engine.js';
 import { Evaluator, type FlowVerdict } from '../evaluator/evaluator.js';
 
 /** Feeds objects to a new engine and flushes. */
-export function compile(objects: readonly unknown[], options: EngineOptions = {}): { engine: PolicyEngine; ev: Evaluator } {
+export function compile(
+  objects: readonly unknown[],
+  options: EngineOptions = {},
+): { engine: PolicyEngine; ev: Evaluator } {
   const engine = new PolicyEngine(options);
   feed(engine, objects);
   engine.flush();
@@ -48,15 +51,31 @@ export function pod(
 
 /** A PalisadeNetworkPolicy object. */
 export function pnp(namespace: string, name: string, spec: Record<string, unknown>): unknown {
-  return { apiVersion: 'palisade.dev/v1alpha1', kind: 'PalisadeNetworkPolicy', metadata: { namespace, name }, spec };
+  return {
+    apiVersion: 'palisade.dev/v1alpha1',
+    kind: 'PalisadeNetworkPolicy',
+    metadata: { namespace, name },
+    spec,
+  };
 }
 
 /** A NetworkPolicy object. */
 export function np(namespace: string, name: string, spec: Record<string, unknown>): unknown {
-  return { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { namespace, name }, spec };
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { namespace, name },
+    spec,
+  };
 }
 
 /** Shorthand: the verdict of one TCP/UDP/… packet. */
-export function verdict(ev: Evaluator, src: string, dst: string, dstPort: number, protocol: 'TCP' | 'UDP' | 'SCTP' | 'ICMP' | 'ICMPv6' = 'TCP'): FlowVerdict['verdict'] {
+export function verdict(
+  ev: Evaluator,
+  src: string,
+  dst: string,
+  dstPort: number,
+  protocol: 'TCP' | 'UDP' | 'SCTP' | 'ICMP' | 'ICMPv6' = 'TCP',
+): FlowVerdict['verdict'] {
   return ev.evaluate({ src, dst, protocol, dstPort }).verdict;
 }
