@@ -53,7 +53,7 @@ export interface CompiledState {
   readonly policy: Map<string, PolicyMapEntry>;
 }
 
-/** A change to a compiled state. Every list is sorted, so equal changes print equally. */
+/** A change to a compiled state. Every list is sorted (policy keys by `comparePolicyKeys`), so equal changes print equally. */
 export interface CompiledDelta {
   readonly identities: { readonly upsert: IdentityInfo[]; readonly remove: number[] };
   readonly ipcache: {
@@ -71,6 +71,18 @@ export interface CompiledDelta {
 /** Text form of a policy map key. */
 export function policyKeyString(k: PolicyMapKey): string {
   return `${k.subject}/${k.direction}/${k.remote}/${portKeyString(k)}`;
+}
+
+/** Orders policy map keys by their fields (numbers first, so sorting builds no strings). */
+export function comparePolicyKeys(a: PolicyMapKey, b: PolicyMapKey): number {
+  return (
+    a.subject - b.subject ||
+    (a.direction === b.direction ? 0 : a.direction === 'ingress' ? -1 : 1) ||
+    a.remote - b.remote ||
+    a.protocol - b.protocol ||
+    a.port - b.port ||
+    a.prefixLen - b.prefixLen
+  );
 }
 
 /** An empty state. */

@@ -40,8 +40,8 @@ import { EVERYTHING, selectorKeys } from '../model/selector.js';
 import type { Direction, Peer, Policy, PolicyRef, Rule } from '../policy/types.js';
 import {
   applyDelta,
+  comparePolicyKeys,
   emptyState,
-  policyKeyString,
   type CompiledDelta,
   type CompiledState,
   type EndpointInfo,
@@ -239,17 +239,20 @@ export class PolicyEngine {
 
   /** Computes the delta since the last flush and applies it to the engine's own state. */
   flush(): CompiledDelta {
-    const policyUp: PolicyMapEntry[] = [];
-    const policyRm: PolicyMapKey[] = [];
+    // Policy entries are collected with their key strings, so sorting and applying them
+    // does not rebuild the strings (this is the hot loop of a full compile).
+    const policyUp: [string, PolicyMapEntry][] = [];
+    const policyRm: [string, PolicyMapKey][] = [];
     for (const g of this.dirtyGroups) {
-      const next =
-        g.rules.size > 0 ? resolveGroup(this.contributions(g)) : new Map<string, never>();
       const base = { subject: g.subject.id, direction: g.direction, remote: g.remoteId };
-      for (const [s, e] of g.current) if (!next.has(s)) policyRm.push({ ...base, ...e.key });
+      const next: Map<string, PolicyMapEntry> =
+        g.rules.size > 0 ? resolveGroup(this.contributions(g), base) : new Map<string, never>();
+      const prefix = `${g.subject.id}/${g.direction}/${g.remoteId}/`;
+      for (const [s, e] of g.current) if (!next.has(s)) policyRm.push([prefix + s, e.key]);
       for (const [s, e] of next) {
         const old = g.current.get(s);
-        if (!old || !sameValue(old.value, e.value))
-          policyUp.push({ key: { ...base, ...e.key }, value: e.value });
+        if (old && sameValue(old.value, e.value)) next.set(s, old);
+        else policyUp.push([prefix + s, e]);
       }
       g.current = next;
       if (g.rules.size === 0 && this.groups.get(g.key) === g) this.groups.delete(g.key);
@@ -300,8 +303,8 @@ export class PolicyEngine {
       if (l && !this.state.identities.has(id)) idUp.push(l.info);
       else if (!l && this.state.identities.has(id)) idRm.push(id);
     }
-    const byKey = (a: PolicyMapKey, b: PolicyMapKey): number =>
-      cmp(policyKeyString(a), policyKeyString(b));
+    policyUp.sort((a, b) => comparePolicyKeys(a[1].key, b[1].key));
+    policyRm.sort((a, b) => comparePolicyKeys(a[1], b[1]));
     const delta: CompiledDelta = {
       identities: { upsert: idUp.sort((a, b) => a.id - b.id), remove: idRm.sort((a, b) => a - b) },
       ipcache: { upsert: ipUp.sort((a, b) => cmp(a.prefix, b.prefix)), remove: ipRm.sort() },
@@ -310,12 +313,12 @@ export class PolicyEngine {
         upsert: isoUp.sort((a, b) => a.identity - b.identity),
         remove: isoRm.sort((a, b) => a - b),
       },
-      policy: {
-        upsert: policyUp.sort((a, b) => byKey(a.key, b.key)),
-        remove: policyRm.sort(byKey),
-      },
+      policy: { upsert: policyUp.map((e) => e[1]), remove: policyRm.map((e) => e[1]) },
     };
-    applyDelta(this.state, delta);
+    // Apply to our own state: policy entries with their keys already built, the rest as any replica would.
+    for (const [k] of policyRm) this.state.policy.delete(k);
+    applyDelta(this.state, { ...delta, policy: { upsert: [], remove: [] } });
+    for (const [k, e] of policyUp) this.state.policy.set(k, e);
     this.dirtyGroups.clear();
     this.dirtyIps.clear();
     this.dirtyPods.clear();

@@ -5,7 +5,7 @@
 import type { Prefix } from '../model/cidr.js';
 import type { Direction, Policy, PortMatch, Rule } from '../policy/types.js';
 import type { RemoteIdentity, SubjectIdentity } from './identities.js';
-import type { MapValue, PortKey } from './mapState.js';
+import type { PolicyMapEntry } from './compiledState.js';
 import type { PeerEntry, SubjectEntry } from './selectorCache.js';
 
 /** A registered policy. */
@@ -40,8 +40,8 @@ export interface Group {
   remote: RemoteIdentity | undefined;
   /** Rule → number of its peers that match the remote (1 for wildcard rules). */
   readonly rules: Map<RuleState, number>;
-  /** The entries last emitted for this group, by port key string. */
-  current: Map<string, { key: PortKey; value: MapValue }>;
+  /** The entries last emitted for this group, by port key string (shared with the state). */
+  current: Map<string, PolicyMapEntry>;
 }
 
 /** Key of a group. */

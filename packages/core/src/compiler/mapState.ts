@@ -92,6 +92,14 @@ export function ancestors(k: PortKey): PortKey[] {
  */
 export function resolveGroup(
   contribs: readonly Contribution[],
+): Map<string, { key: PortKey; value: MapValue }>;
+export function resolveGroup<B extends object>(
+  contribs: readonly Contribution[],
+  base: B,
+): Map<string, { key: B & PortKey; value: MapValue }>;
+export function resolveGroup(
+  contribs: readonly Contribution[],
+  base: object = {},
 ): Map<string, { key: PortKey; value: MapValue }> {
   const raw = new Map<string, { key: PortKey; values: MapValue[] }>();
   const put = (key: PortKey, v: MapValue): void => {
@@ -102,21 +110,38 @@ export function resolveGroup(
   };
   for (const c of contribs) {
     const v: MapValue = { verdict: c.verdict, rules: [c.ruleId], ...(c.l7 ? { l7: c.l7 } : {}) };
-    if (c.protocol === 0) put({ protocol: 0, port: 0, prefixLen: 0 }, v);
+    if (c.protocol === 0) put(ANY_KEY, v);
     else if (!c.range) put({ protocol: c.protocol, port: 0, prefixLen: 0 }, v);
     else
       for (const p of rangeToPrefixes(c.range))
         put({ protocol: c.protocol, port: p.port, prefixLen: p.len }, v);
   }
-  const own = new Map<string, MapValue>();
-  for (const [s, e] of raw) own.set(s, combine(e.values)!);
   const out = new Map<string, { key: PortKey; value: MapValue }>();
+  // Fast path, and the common case: one key, nothing can contain it.
+  if (raw.size === 1) {
+    for (const [s, e] of raw)
+      out.set(s, {
+        key: { ...base, ...e.key },
+        value: e.values.length === 1 ? (e.values[0] as MapValue) : combine(e.values)!,
+      });
+    return out;
+  }
+  const own = new Map<string, MapValue>();
+  for (const [s, e] of raw)
+    own.set(s, e.values.length === 1 ? (e.values[0] as MapValue) : combine(e.values)!);
   for (const [s, e] of raw) {
-    const chain = [own.get(s), ...ancestors(e.key).map((a) => own.get(portKeyString(a)))];
-    out.set(s, { key: e.key, value: combine(chain)! });
+    const mine = own.get(s) as MapValue;
+    let chain: (MapValue | undefined)[] | undefined;
+    for (const a of ancestors(e.key)) {
+      const v = own.get(portKeyString(a));
+      if (v) (chain ??= [mine]).push(v);
+    }
+    out.set(s, { key: { ...base, ...e.key }, value: chain ? combine(chain)! : mine });
   }
   return out;
 }
+
+const ANY_KEY: PortKey = { protocol: 0, port: 0, prefixLen: 0 };
 
 /** True when two values are the same (for diffing). */
 export function sameValue(a: MapValue, b: MapValue): boolean {
