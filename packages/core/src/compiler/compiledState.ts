@@ -85,6 +85,18 @@ export function comparePolicyKeys(a: PolicyMapKey, b: PolicyMapKey): number {
   );
 }
 
+const ISOLATION: readonly Isolation[] = [
+  { ingress: false, egress: false },
+  { ingress: true, egress: false },
+  { ingress: false, egress: true },
+  { ingress: true, egress: true },
+];
+
+/** The shared (immutable) isolation value for these flags. */
+export function isolationOf(ingress: boolean, egress: boolean): Isolation {
+  return ISOLATION[(ingress ? 1 : 0) + (egress ? 2 : 0)] as Isolation;
+}
+
 /** An empty state. */
 export function emptyState(): CompiledState {
   return {
@@ -137,8 +149,7 @@ export function applyDelta(s: CompiledState, d: CompiledDelta): void {
   for (const i of d.isolation.remove) s.isolation.delete(i);
   for (const i of d.identities.remove) s.identities.delete(i);
   for (const i of d.identities.upsert) s.identities.set(i.id, i);
-  for (const i of d.isolation.upsert)
-    s.isolation.set(i.identity, { ingress: i.ingress, egress: i.egress });
+  for (const i of d.isolation.upsert) s.isolation.set(i.identity, isolationOf(i.ingress, i.egress));
   for (const e of d.endpoints.upsert) s.endpoints.set(e.pod, e);
   for (const u of d.ipcache.upsert) s.ipcache.set(u.prefix, u.identity);
   for (const e of d.policy.upsert) s.policy.set(policyKeyString(e.key), e);

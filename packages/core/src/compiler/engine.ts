@@ -25,6 +25,7 @@ import {
   identityKey,
   labelList,
   securityLabels,
+  sortedLabels,
   type SecurityLabels,
 } from '../identity/securityLabels.js';
 import {
@@ -37,7 +38,7 @@ import {
 import { NAMESPACE_NAME_LABEL, type Labels } from '../model/labels.js';
 import { PROTOCOL_NUMBER } from '../model/ports.js';
 import { EVERYTHING, selectorKeys } from '../model/selector.js';
-import type { Direction, Peer, Policy, PolicyRef, Rule } from '../policy/types.js';
+import type { Direction, Peer, Policy, PolicyRef, PortMatch, Rule } from '../policy/types.js';
 import {
   applyDelta,
   comparePolicyKeys,
@@ -53,7 +54,14 @@ import {
 import { groupKey, type Group, type PolicyState, type RuleState } from './engineState.js';
 import { remoteKey, RemoteIdentity, SubjectIdentity } from './identities.js';
 import type { NamespaceInput, PodInput } from './inputs.js';
-import { resolveGroup, sameValue, type Contribution, type Verdict } from './mapState.js';
+import {
+  portKeyString,
+  resolveGroup,
+  ruleValue,
+  sameValue,
+  type Contribution,
+  type Verdict,
+} from './mapState.js';
 import { PrefixSet } from './prefixSet.js';
 import {
   endpointMatches,
@@ -127,7 +135,8 @@ export class PolicyEngine {
   private readonly subjectEntries = new Map<string, SubjectEntry>();
   private readonly subjectEntryIndex = new ScopedIndex<SubjectEntry>();
   private readonly groups = new Map<string, Group>();
-  private readonly rulesById = new Map<string, { info: RuleInfo; owner: PolicyState }>();
+  /** Rule id → the registered policy that owns it (the newest, during a replace). */
+  private readonly rulesById = new Map<string, PolicyState>();
   private readonly live = new Map<number, { info: IdentityInfo; users: number }>();
   private nextLocal = FIRST_LOCAL_IDENTITY;
 
@@ -149,7 +158,7 @@ export class PolicyEngine {
 
   /** Adds or replaces a namespace. */
   upsertNamespace(ns: NamespaceInput): void {
-    const labels = { ...ns.labels, [NAMESPACE_NAME_LABEL]: ns.name };
+    const labels = sortedLabels({ ...ns.labels, [NAMESPACE_NAME_LABEL]: ns.name });
     const old = this.namespaces.get(ns.name);
     if (old && sameLabels(old, labels)) return;
     this.namespaces.set(ns.name, labels);
@@ -187,8 +196,8 @@ export class PolicyEngine {
       return;
     }
     const subject = this.acquireSubject(labels);
-    subject.pods.add(key);
     const prev = old?.subject;
+    if (prev !== subject) subject.podCount++;
     const st: PodState = old ?? { input, subject, ipKeys: [] };
     st.input = input;
     st.subject = subject;
@@ -200,7 +209,7 @@ export class PolicyEngine {
     for (const [k, p] of ips) this.attachIp(k, p, st);
     st.ipKeys = [...ips.keys()];
     if (prev && prev !== subject) {
-      prev.pods.delete(key);
+      prev.podCount--;
       this.dropSubjectIfUnused(prev);
     }
     this.dirtyPods.add(key);
@@ -214,7 +223,7 @@ export class PolicyEngine {
     for (const k of st.ipKeys) this.detachIp(k, st);
     this.pods.delete(key);
     this.podsByNs.get(namespace)?.delete(st);
-    st.subject.pods.delete(key);
+    st.subject.podCount--;
     this.dropSubjectIfUnused(st.subject);
     this.dirtyPods.add(key);
   }
@@ -245,14 +254,15 @@ export class PolicyEngine {
     const policyRm: [string, PolicyMapKey][] = [];
     for (const g of this.dirtyGroups) {
       const base = { subject: g.subject.id, direction: g.direction, remote: g.remoteId };
-      const next: Map<string, PolicyMapEntry> =
-        g.rules.size > 0 ? resolveGroup(this.contributions(g), base) : new Map<string, never>();
+      const next: Map<number, PolicyMapEntry> =
+        g.rules.size > 0 ? resolveGroup(this.contributions(g), base) : new Map<number, never>();
       const prefix = `${g.subject.id}/${g.direction}/${g.remoteId}/`;
-      for (const [s, e] of g.current) if (!next.has(s)) policyRm.push([prefix + s, e.key]);
-      for (const [s, e] of next) {
-        const old = g.current.get(s);
-        if (old && sameValue(old.value, e.value)) next.set(s, old);
-        else policyUp.push([prefix + s, e]);
+      for (const [n, e] of g.current)
+        if (!next.has(n)) policyRm.push([prefix + portKeyString(e.key), e.key]);
+      for (const [n, e] of next) {
+        const old = g.current.get(n);
+        if (old && sameValue(old.value, e.value)) next.set(n, old);
+        else policyUp.push([prefix + portKeyString(e.key), e]);
       }
       g.current = next;
       if (g.rules.size === 0 && this.groups.get(g.key) === g) this.groups.delete(g.key);
@@ -278,7 +288,7 @@ export class PolicyEngine {
       const info: EndpointInfo = {
         pod: k,
         identity: st.subject.id,
-        ips: [...st.input.ips].sort(),
+        ips: isSorted(st.input.ips) ? st.input.ips : [...st.input.ips].sort(),
         ...(st.input.nodeName ? { node: st.input.nodeName } : {}),
       };
       if (!prev || JSON.stringify(prev) !== JSON.stringify(info)) epUp.push(info);
@@ -334,7 +344,16 @@ export class PolicyEngine {
 
   /** The rule behind a rule id in a map value. */
   ruleInfo(id: string): RuleInfo | undefined {
-    return this.rulesById.get(id)?.info;
+    const owner = this.rulesById.get(id);
+    const rule = owner?.policy.rules.find((r) => r.id === id);
+    if (!owner || !rule) return undefined;
+    return {
+      id,
+      policy: owner.policy.ref,
+      path: rule.path,
+      direction: rule.direction,
+      action: rule.action,
+    };
   }
 
   /** The policies that select pods of this identity and isolate them in `direction`. */
@@ -365,15 +384,16 @@ export class PolicyEngine {
       namespaceLabels: this.namespaces.get(input.namespace) ?? {
         [NAMESPACE_NAME_LABEL]: input.namespace,
       },
+      namespaceLabelsSorted: true,
       namedPorts: input.namedPorts,
       filter: this.filter,
     });
   }
 
-  private identityUp(id: number, labels: string[]): void {
+  private identityUp(id: number, labels: () => string[]): void {
     const l = this.live.get(id);
     if (l) l.users++;
-    else this.live.set(id, { info: { id, labels }, users: 1 });
+    else this.live.set(id, { info: { id, labels: labels() }, users: 1 });
     this.dirtyIdentities.add(id);
   }
 
@@ -391,7 +411,7 @@ export class PolicyEngine {
     this.subjects.set(key, s);
     this.subjectsById.set(s.id, s);
     this.subjectIndex.add(labels.namespace, s);
-    this.identityUp(s.id, labelList(labels));
+    this.identityUp(s.id, () => labelList(labels));
     this.dirtyIsolation.add(s.id);
     for (const e of this.subjectEntryIndex.candidates(labels.namespace))
       if (endpointMatches(e.match, labels)) {
@@ -403,7 +423,7 @@ export class PolicyEngine {
   }
 
   private dropSubjectIfUnused(s: SubjectIdentity): void {
-    if (s.pods.size > 0) return;
+    if (s.podCount > 0) return;
     for (const e of s.entries) {
       e.matches.delete(s);
       for (const p of e.users) this.joinPolicy(s, p, -1);
@@ -431,13 +451,11 @@ export class PolicyEngine {
           throw new EngineError('IdentityExhausted', 'local identity numbers exhausted');
         id = this.nextLocal++;
       } else id = subject ? subject.id : (reserved as number);
-      r = new RemoteIdentity(id, key, subject, reserved, cidrs);
+      const created = new RemoteIdentity(id, key, subject, reserved, cidrs);
+      r = created;
       this.remotes.set(key, r);
       this.remoteIndex.add(r.namespace, r);
-      this.identityUp(
-        id,
-        r.labelList((s) => labelList(s.labels)),
-      );
+      this.identityUp(id, () => created.labelList((s) => labelList(s.labels)));
       for (const e of this.peerIndex.candidates(r.namespace))
         if (peerMatches(e.peer, r)) {
           e.matches.add(r);
@@ -535,34 +553,27 @@ export class PolicyEngine {
         rule.ports !== 'any'
       ) {
         const numbered = rule.ports.filter((p) => typeof p.port !== 'string');
-        if (numbered.length > 0) rules.push({ rule, policy: ps, peers: 'any', ports: numbered });
+        if (numbered.length > 0) rules.push(this.ruleState(rule, ps, 'any', numbered));
         const allPods = this.peerEntry({
           kind: 'endpoints',
           namespaces: { kind: 'selector', selector: EVERYTHING },
           pods: EVERYTHING,
         });
-        rules.push({ rule, policy: ps, peers: [allPods], ports: named });
+        rules.push(this.ruleState(rule, ps, [allPods], named));
       } else {
         // Equal peers share one entry; each entry counts once per rule.
         const peers =
           rule.peers === 'any' ? 'any' : [...new Set(rule.peers.map((p) => this.peerEntry(p)))];
-        rules.push({ rule, policy: ps, peers, ports: rule.ports });
+        rules.push(this.ruleState(rule, ps, peers, rule.ports));
       }
-      this.rulesById.set(rule.id, {
-        info: {
-          id: rule.id,
-          policy: policy.ref,
-          path: rule.path,
-          direction: rule.direction,
-          action: rule.action,
-        },
-        owner: ps,
-      });
+      this.rulesById.set(rule.id, ps);
     }
     for (const rs of rules) if (rs.peers !== 'any') for (const e of rs.peers) e.users.add(rs);
     subject.users.add(ps);
     for (const s of subject.matches) this.joinPolicy(s, ps, 1);
-    this.warningsOf.set(policy.key, [...policy.warnings, ...this.excludedKeyWarnings(policy)]);
+    const warnings = [...policy.warnings, ...this.excludedKeyWarnings(policy)];
+    if (warnings.length > 0) this.warningsOf.set(policy.key, warnings);
+    else this.warningsOf.delete(policy.key);
     return ps;
   }
 
@@ -585,7 +596,7 @@ export class PolicyEngine {
       }
     }
     for (const rule of ps.policy.rules)
-      if (this.rulesById.get(rule.id)?.owner === ps) this.rulesById.delete(rule.id);
+      if (this.rulesById.get(rule.id) === ps) this.rulesById.delete(rule.id);
     if (this.policies.get(ps.policy.key) === undefined) this.warningsOf.delete(ps.policy.key);
     for (const p of ps.prefixes) if (this.prefixes.remove(p)) this.prefixChanged(p, false);
   }
@@ -649,7 +660,7 @@ export class PolicyEngine {
         remoteId,
         remote,
         rules: new Map(),
-        current: new Map(),
+        current: NO_ENTRIES,
       };
       this.groups.set(key, g);
     }
@@ -663,32 +674,44 @@ export class PolicyEngine {
   private contributions(g: Group): Contribution[] {
     const out: Contribution[] = [];
     for (const rs of g.rules.keys()) {
-      const rule = rs.rule;
-      const verdict: Verdict = rule.action === 'deny' ? 'deny' : rule.http ? 'redirect' : 'allow';
-      const base = {
-        verdict,
-        ruleId: rule.id,
-        ...(verdict === 'redirect' && rule.http ? { l7: rule.http } : {}),
-      };
-      if (rs.ports === 'any') {
-        out.push({ protocol: 0, ...base });
-        continue;
-      }
-      for (const pm of rs.ports) {
-        const protocol = PROTOCOL_NUMBER[pm.protocol];
-        if (protocol === 0 || pm.port === undefined) out.push({ protocol, ...base });
-        else if (typeof pm.port === 'number')
-          out.push({ protocol, range: { lo: pm.port, hi: pm.endPort ?? pm.port }, ...base });
-        else {
-          const owner = g.direction === 'ingress' ? g.subject : g.remote?.subject;
-          const np = owner?.labels.namedPorts.find(
-            (n) => n.name === pm.port && n.protocol === pm.protocol,
-          );
-          if (np) out.push({ protocol, range: { lo: np.port, hi: np.port }, ...base });
-        }
+      for (const c of rs.fixed) out.push(c);
+      if (rs.named.length === 0) continue;
+      const owner = g.direction === 'ingress' ? g.subject : g.remote?.subject;
+      for (const pm of rs.named) {
+        const np = owner?.labels.namedPorts.find(
+          (n) => n.name === pm.port && n.protocol === pm.protocol,
+        );
+        if (np)
+          out.push({
+            protocol: PROTOCOL_NUMBER[pm.protocol],
+            range: { lo: np.port, hi: np.port },
+            value: rs.value,
+          });
       }
     }
     return out;
+  }
+
+  /** Builds a rule's state: its map value and the contributions that do not depend on the group. */
+  private ruleState(
+    rule: Rule,
+    policy: PolicyState,
+    peers: RuleState['peers'],
+    ports: 'any' | readonly PortMatch[],
+  ): RuleState {
+    const verdict: Verdict = rule.action === 'deny' ? 'deny' : rule.http ? 'redirect' : 'allow';
+    const value = ruleValue(verdict, rule.id, rule.http);
+    const fixed: Contribution[] = [];
+    const named: PortMatch[] = [];
+    if (ports === 'any') fixed.push({ protocol: 0, value });
+    else
+      for (const pm of ports) {
+        const protocol = PROTOCOL_NUMBER[pm.protocol];
+        if (typeof pm.port === 'string') named.push(pm);
+        else if (protocol === 0 || pm.port === undefined) fixed.push({ protocol, value });
+        else fixed.push({ protocol, range: { lo: pm.port, hi: pm.endPort ?? pm.port }, value });
+      }
+    return { rule, policy, peers, fixed, named, value };
   }
 
   private excludedKeyWarnings(policy: Policy): string[] {
@@ -707,6 +730,14 @@ export class PolicyEngine {
           if (p.kind === 'endpoints') check(selectorKeys(p.pods), `${r.path} peer`);
     return [...out].sort();
   }
+}
+
+/** The entries of a group that has never been flushed (shared, never mutated). */
+const NO_ENTRIES: Map<number, PolicyMapEntry> = new Map();
+
+function isSorted(a: readonly string[]): boolean {
+  for (let i = 1; i < a.length; i++) if ((a[i - 1] as string) > (a[i] as string)) return false;
+  return true;
 }
 
 function podKey(p: PodState): string {

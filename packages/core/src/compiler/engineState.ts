@@ -6,6 +6,7 @@ import type { Prefix } from '../model/cidr.js';
 import type { Direction, Policy, PortMatch, Rule } from '../policy/types.js';
 import type { RemoteIdentity, SubjectIdentity } from './identities.js';
 import type { PolicyMapEntry } from './compiledState.js';
+import type { Contribution, MapValue } from './mapState.js';
 import type { PeerEntry, SubjectEntry } from './selectorCache.js';
 
 /** A registered policy. */
@@ -26,7 +27,12 @@ export interface RuleState {
   readonly rule: Rule;
   readonly policy: PolicyState;
   readonly peers: 'any' | readonly PeerEntry[];
-  readonly ports: 'any' | readonly PortMatch[];
+  /** Contributions that do not depend on the group (protocol wildcard, numbered ports), built once. */
+  readonly fixed: readonly Contribution[];
+  /** Named ports, resolved per group (ingress: on the subject; egress: on the remote pod). */
+  readonly named: readonly PortMatch[];
+  /** The rule's map value, shared by its contributions. */
+  readonly value: MapValue;
 }
 
 /** All rules contributing to one (subject, direction, remote) group, with the map entries they resolve to. */
@@ -40,8 +46,8 @@ export interface Group {
   remote: RemoteIdentity | undefined;
   /** Rule → number of its peers that match the remote (1 for wildcard rules). */
   readonly rules: Map<RuleState, number>;
-  /** The entries last emitted for this group, by port key string (shared with the state). */
-  current: Map<string, PolicyMapEntry>;
+  /** The entries last emitted for this group, by packed port key (shared with the state). */
+  current: Map<number, PolicyMapEntry>;
 }
 
 /** Key of a group. */

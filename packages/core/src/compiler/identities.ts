@@ -16,8 +16,8 @@ import type { PeerEntry, SubjectEntry } from './selectorCache.js';
 
 /** A pod identity. */
 export class SubjectIdentity {
-  /** Pods (`ns/name`) that have this identity. */
-  readonly pods = new Set<string>();
+  /** Number of pods that have this identity. */
+  podCount = 0;
   /** Subject selectors that select it. */
   readonly entries = new Set<SubjectEntry>();
   /** Number of selecting policies that isolate it, per direction. */
@@ -49,7 +49,7 @@ export class RemoteIdentity {
     /** Policy prefixes containing the address, shortest first. */
     readonly cidrs: readonly string[],
   ) {
-    this.cidrSet = new Set(cidrs);
+    this.cidrSet = cidrs.length === 0 ? NO_CIDRS : new Set(cidrs);
   }
 
   /** The namespace of the pod, for pod identities. */
@@ -65,6 +65,8 @@ export class RemoteIdentity {
     return [...base, ...this.cidrs.map((c) => `cidr:${c}`)];
   }
 }
+
+const NO_CIDRS: ReadonlySet<string> = new Set();
 
 /** The key of a remote identity. */
 export function remoteKey(

@@ -1,9 +1,41 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { combine, resolveGroup, type Contribution } from './mapState.js';
+import {
+  combine,
+  type MapValue,
+  type PortKey,
+  portKeyNumber,
+  resolveGroup as resolve,
+  ruleValue,
+} from './mapState.js';
+import type { PortRange } from '../model/ports.js';
+
+interface C {
+  protocol: number;
+  range?: PortRange;
+  verdict: MapValue['verdict'];
+  ruleId: string;
+  l7?: MapValue['l7'];
+}
+type Contribution = C;
+const resolveGroup = (cs: readonly C[]): Map<number, { key: PortKey; value: MapValue }> =>
+  resolve(
+    cs.map((c) => ({
+      protocol: c.protocol,
+      ...(c.range ? { range: c.range } : {}),
+      value: ruleValue(c.verdict, c.ruleId, c.l7),
+    })),
+  );
 
 const TCP = 6;
-const get = (m: ReturnType<typeof resolveGroup>, k: string) => m.get(k)?.value;
+/** Reads an entry by its text key, e.g. `6:80/16`. */
+const get = (m: ReturnType<typeof resolveGroup>, k: string) => {
+  const [proto, rest] = k.split(':') as [string, string];
+  const [port, len] = rest.split('/') as [string, string];
+  return m.get(
+    portKeyNumber({ protocol: Number(proto), port: Number(port), prefixLen: Number(len) }),
+  )?.value;
+};
 
 describe('map state resolution', () => {
   it('turns a more specific allow inside a deny into a deny (LPM would pick the allow)', () => {

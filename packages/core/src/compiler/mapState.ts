@@ -44,14 +44,25 @@ export interface Contribution {
   readonly protocol: number;
   /** Ports (or ICMP types); undefined: all of them. Ignored for protocol 0. */
   readonly range?: PortRange;
-  readonly verdict: Verdict;
-  readonly ruleId: string;
-  readonly l7?: readonly HttpRule[];
+  /** What the rule does; one object per rule, shared by all its contributions. */
+  readonly value: MapValue;
+}
+
+/** The map value of one rule on its own. */
+export function ruleValue(verdict: Verdict, ruleId: string, l7?: readonly HttpRule[]): MapValue {
+  return verdict === 'redirect' && l7
+    ? { verdict, rules: [ruleId], l7 }
+    : { verdict, rules: [ruleId] };
 }
 
 /** Text form of a port key, unique within a group. */
 export function portKeyString(k: PortKey): string {
   return `${k.protocol}:${k.port}/${k.prefixLen}`;
+}
+
+/** A port key packed into one small integer (protocol 8 bits, port 16, prefix length 5), unique within a group. */
+export function portKeyNumber(k: PortKey): number {
+  return k.protocol * 2097152 + k.port * 32 + k.prefixLen;
 }
 
 /** Combines values with the verdict precedence; rules and L7 rules of the winning verdict are merged. */
@@ -92,51 +103,63 @@ export function ancestors(k: PortKey): PortKey[] {
  */
 export function resolveGroup(
   contribs: readonly Contribution[],
-): Map<string, { key: PortKey; value: MapValue }>;
+): Map<number, { key: PortKey; value: MapValue }>;
 export function resolveGroup<B extends object>(
   contribs: readonly Contribution[],
   base: B,
-): Map<string, { key: B & PortKey; value: MapValue }>;
+): Map<number, { key: B & PortKey; value: MapValue }>;
 export function resolveGroup(
   contribs: readonly Contribution[],
   base: object = {},
-): Map<string, { key: PortKey; value: MapValue }> {
-  const raw = new Map<string, { key: PortKey; values: MapValue[] }>();
+): Map<number, { key: PortKey; value: MapValue }> {
+  const out = new Map<number, { key: PortKey; value: MapValue }>();
+  // Fast path, and the common case: one contribution covering one key.
+  if (contribs.length === 1) {
+    const c = contribs[0] as Contribution;
+    const key =
+      c.protocol === 0
+        ? ANY_KEY
+        : !c.range
+          ? { protocol: c.protocol, port: 0, prefixLen: 0 }
+          : undefined;
+    if (key) {
+      out.set(portKeyNumber(key), { key: { ...base, ...key }, value: c.value });
+      return out;
+    }
+  }
+  const raw = new Map<number, { key: PortKey; values: MapValue[] }>();
   const put = (key: PortKey, v: MapValue): void => {
-    const s = portKeyString(key);
-    const e = raw.get(s);
+    const n = portKeyNumber(key);
+    const e = raw.get(n);
     if (e) e.values.push(v);
-    else raw.set(s, { key, values: [v] });
+    else raw.set(n, { key, values: [v] });
   };
   for (const c of contribs) {
-    const v: MapValue = { verdict: c.verdict, rules: [c.ruleId], ...(c.l7 ? { l7: c.l7 } : {}) };
+    const v = c.value;
     if (c.protocol === 0) put(ANY_KEY, v);
     else if (!c.range) put({ protocol: c.protocol, port: 0, prefixLen: 0 }, v);
+    else if (c.range.lo === c.range.hi)
+      put({ protocol: c.protocol, port: c.range.lo, prefixLen: 16 }, v);
     else
       for (const p of rangeToPrefixes(c.range))
         put({ protocol: c.protocol, port: p.port, prefixLen: p.len }, v);
   }
-  const out = new Map<string, { key: PortKey; value: MapValue }>();
-  // Fast path, and the common case: one key, nothing can contain it.
+  const own = new Map<number, MapValue>();
+  for (const [n, e] of raw)
+    own.set(n, e.values.length === 1 ? (e.values[0] as MapValue) : combine(e.values)!);
   if (raw.size === 1) {
-    for (const [s, e] of raw)
-      out.set(s, {
-        key: { ...base, ...e.key },
-        value: e.values.length === 1 ? (e.values[0] as MapValue) : combine(e.values)!,
-      });
+    for (const [n, e] of raw)
+      out.set(n, { key: { ...base, ...e.key }, value: own.get(n) as MapValue });
     return out;
   }
-  const own = new Map<string, MapValue>();
-  for (const [s, e] of raw)
-    own.set(s, e.values.length === 1 ? (e.values[0] as MapValue) : combine(e.values)!);
-  for (const [s, e] of raw) {
-    const mine = own.get(s) as MapValue;
+  for (const [n, e] of raw) {
+    const mine = own.get(n) as MapValue;
     let chain: (MapValue | undefined)[] | undefined;
     for (const a of ancestors(e.key)) {
-      const v = own.get(portKeyString(a));
+      const v = own.get(portKeyNumber(a));
       if (v) (chain ??= [mine]).push(v);
     }
-    out.set(s, { key: { ...base, ...e.key }, value: chain ? combine(chain)! : mine });
+    out.set(n, { key: { ...base, ...e.key }, value: chain ? combine(chain)! : mine });
   }
   return out;
 }

@@ -26,7 +26,8 @@ export interface SecurityLabels {
   readonly namedPorts: readonly NamedPort[];
 }
 
-function sortedLabels(labels: Labels, keep?: LabelFilter): Labels {
+/** A copy of `labels` with keys in sorted order, keeping only those the filter accepts. */
+export function sortedLabels(labels: Labels, keep?: LabelFilter): Labels {
   const out: Record<string, string> = {};
   for (const k of Object.keys(labels).sort()) {
     if (!keep || keep.isRelevant(k)) out[k] = labels[k] as string;
@@ -40,6 +41,8 @@ export function securityLabels(input: {
   serviceAccount: string;
   podLabels: Labels;
   namespaceLabels: Labels;
+  /** True when namespaceLabels is already sorted by key (lets callers share one object per namespace). */
+  namespaceLabelsSorted?: boolean;
   namedPorts: readonly NamedPort[];
   filter: LabelFilter;
 }): SecurityLabels {
@@ -50,7 +53,9 @@ export function securityLabels(input: {
     namespace: input.namespace,
     serviceAccount: input.serviceAccount,
     podLabels: sortedLabels(input.podLabels, input.filter),
-    namespaceLabels: sortedLabels(input.namespaceLabels),
+    namespaceLabels: input.namespaceLabelsSorted
+      ? input.namespaceLabels
+      : sortedLabels(input.namespaceLabels),
     namedPorts: ports,
   };
 }
