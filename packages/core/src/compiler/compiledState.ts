@@ -108,23 +108,6 @@ export function emptyState(): CompiledState {
   };
 }
 
-/** True when a delta changes nothing. */
-export function isEmptyDelta(d: CompiledDelta): boolean {
-  return (
-    d.identities.upsert.length +
-      d.identities.remove.length +
-      d.ipcache.upsert.length +
-      d.ipcache.remove.length +
-      d.endpoints.upsert.length +
-      d.endpoints.remove.length +
-      d.isolation.upsert.length +
-      d.isolation.remove.length +
-      d.policy.upsert.length +
-      d.policy.remove.length ===
-    0
-  );
-}
-
 /** Number of changed entries in a delta. */
 export function deltaSize(d: CompiledDelta): number {
   return (
@@ -176,4 +159,9 @@ export function canonicalState(s: CompiledState): string {
     );
   }
   return lines.sort().join('\n');
+}
+
+/** True when a delta changes nothing. */
+export function isEmptyDelta(d: CompiledDelta): boolean {
+  return deltaSize(d) === 0;
 }

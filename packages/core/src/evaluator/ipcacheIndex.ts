@@ -24,15 +24,15 @@ export class IpcacheIndex {
     for (const f of [4, 6] as const) this.lens[f] = [...this.byLen[f].keys()].sort((a, b) => b - a);
   }
 
-  /** The identity of an address (world when no prefix matches). */
-  lookup(addr: Address | string): { identity: number; prefix?: string } {
+  /** The identity of an address and the length of the prefix that matched (world, no length, when none did). */
+  lookup(addr: Address | string): { identity: number; prefixLen?: number } {
     const a = typeof addr === 'string' ? parseAddress(addr) : addr;
     if (!a) return { identity: Reserved.World };
     const bits = BigInt(familyBits(a.family));
     for (const len of this.lens[a.family]) {
       const m = len === 0 ? 0n : ((1n << bits) - 1n) ^ ((1n << (bits - BigInt(len))) - 1n);
       const id = this.byLen[a.family].get(len)?.get(a.addr & m);
-      if (id !== undefined) return { identity: id, prefix: `${len}` };
+      if (id !== undefined) return { identity: id, prefixLen: len };
     }
     return { identity: Reserved.World };
   }

@@ -18,6 +18,11 @@ const ContainerPortSchema = z.looseObject({
   protocol: z.enum(['TCP', 'UDP', 'SCTP']).nullish(),
 });
 
+const ContainerSchema = z.looseObject({
+  name: z.string().nullish(),
+  ports: z.array(ContainerPortSchema).nullish(),
+});
+
 /** A Pod. */
 export const PodSchema = z.looseObject({
   apiVersion: z.literal('v1'),
@@ -28,22 +33,8 @@ export const PodSchema = z.looseObject({
       serviceAccountName: z.string().nullish(),
       nodeName: z.string().nullish(),
       hostNetwork: z.boolean().nullish(),
-      containers: z
-        .array(
-          z.looseObject({
-            name: z.string().nullish(),
-            ports: z.array(ContainerPortSchema).nullish(),
-          }),
-        )
-        .nullish(),
-      initContainers: z
-        .array(
-          z.looseObject({
-            name: z.string().nullish(),
-            ports: z.array(ContainerPortSchema).nullish(),
-          }),
-        )
-        .nullish(),
+      containers: z.array(ContainerSchema).nullish(),
+      initContainers: z.array(ContainerSchema).nullish(),
     })
     .nullish(),
   status: z

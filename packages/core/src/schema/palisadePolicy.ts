@@ -155,13 +155,26 @@ const HTTPRuleSchema = z
   })
   .describe('An HTTP request pattern. A request is allowed when it matches every field given.');
 
-const ruleBody = {
-  ports: z
-    .array(PortRuleSchema)
-    .max(64)
-    .optional()
-    .describe('Ports; absent or empty: every protocol and port.'),
-};
+const portsField = z
+  .array(PortRuleSchema)
+  .max(64)
+  .optional()
+  .describe('Ports; absent or empty: every protocol and port.');
+const fromField = z
+  .array(PeerSchema)
+  .max(64)
+  .optional()
+  .describe('Sources; absent or empty: any source.');
+const toField = z
+  .array(PeerSchema)
+  .max(64)
+  .optional()
+  .describe('Destinations; absent or empty: any destination.');
+const httpField = z
+  .array(HTTPRuleSchema)
+  .max(64)
+  .optional()
+  .describe('L7: only these HTTP requests are allowed.');
 
 const httpRequiresTcpPorts = {
   rule: "!has(self.http) || (has(self.ports) && size(self.ports) > 0 && self.ports.all(p, p.protocol == 'TCP' && has(p.port)))",
@@ -169,51 +182,21 @@ const httpRequiresTcpPorts = {
 };
 
 const IngressRuleSchema = z
-  .object({
-    from: z.array(PeerSchema).max(64).optional().describe('Sources; absent or empty: any source.'),
-    ...ruleBody,
-    http: z
-      .array(HTTPRuleSchema)
-      .max(64)
-      .optional()
-      .describe('L7: only these HTTP requests are allowed.'),
-  })
+  .object({ from: fromField, ports: portsField, http: httpField })
   .meta({ 'x-kubernetes-validations': [httpRequiresTcpPorts] })
   .describe('Traffic allowed into the selected pods.');
 
 const EgressRuleSchema = z
-  .object({
-    to: z
-      .array(PeerSchema)
-      .max(64)
-      .optional()
-      .describe('Destinations; absent or empty: any destination.'),
-    ...ruleBody,
-    http: z
-      .array(HTTPRuleSchema)
-      .max(64)
-      .optional()
-      .describe('L7: only these HTTP requests are allowed.'),
-  })
+  .object({ to: toField, ports: portsField, http: httpField })
   .meta({ 'x-kubernetes-validations': [httpRequiresTcpPorts] })
   .describe('Traffic allowed out of the selected pods.');
 
 const IngressDenyRuleSchema = z
-  .object({
-    from: z.array(PeerSchema).max(64).optional().describe('Sources; absent or empty: any source.'),
-    ...ruleBody,
-  })
+  .object({ from: fromField, ports: portsField })
   .describe('Traffic denied into the selected pods, whatever any policy allows.');
 
 const EgressDenyRuleSchema = z
-  .object({
-    to: z
-      .array(PeerSchema)
-      .max(64)
-      .optional()
-      .describe('Destinations; absent or empty: any destination.'),
-    ...ruleBody,
-  })
+  .object({ to: toField, ports: portsField })
   .describe('Traffic denied out of the selected pods, whatever any policy allows.');
 
 const specFields = {
