@@ -17,7 +17,7 @@ import { performance } from 'node:perf_hooks';
 import { InMemoryAllocator } from '../identity/allocator.js';
 import { parseObject, type ParsedObject } from '../objects/parseObject.js';
 import { PolicyEngine } from '../compiler/engine.js';
-import { deltaSize } from '../compiler/compiledState.js';
+import { deltaSize, policyEntryCount } from '../compiler/compiledState.js';
 
 interface Scale {
   readonly name: string;
@@ -138,7 +138,7 @@ function runScale(s: Scale, changes: boolean): void {
   );
   console.log(`heap      engine + state (after GC):        ${(h1 - h0).toFixed(0)} MiB`);
   console.log(
-    `output    ${st.identities.size} identities, ${st.ipcache.size} ipcache, ${st.endpoints.size} endpoints, ${st.policy.size} policy entries (${deltaSize(d)} in the first delta)`,
+    `output    ${st.identities.size} identities, ${st.ipcache.size} ipcache, ${st.endpoints.size} endpoints, ${policyEntryCount(st)} policy entries (${deltaSize(d)} in the first delta)`,
   );
   if (s.podsPerNs * s.namespaces >= 100000)
     console.log(`target    ≤ 6 s and ≤ 1.6 GB (Antrea's published figures for this shape)`);

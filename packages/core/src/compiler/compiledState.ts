@@ -4,7 +4,7 @@
  */
 import type { Direction } from '../policy/types.js';
 import type { MapValue, PortKey } from './mapState.js';
-import { portKeyString } from './mapState.js';
+import { portKeyNumber, portKeyString } from './mapState.js';
 
 /** Key of a policy map entry. */
 export interface PolicyMapKey extends PortKey {
@@ -49,8 +49,11 @@ export interface CompiledState {
   readonly ipcache: Map<string, number>;
   readonly endpoints: Map<string, EndpointInfo>;
   readonly isolation: Map<number, Isolation>;
-  /** `policyKeyString` → entry. */
-  readonly policy: Map<string, PolicyMapEntry>;
+  /**
+   * The policy map, grouped: `policyGroupKey` (subject/direction/remote) → packed port key
+   * (`portKeyNumber`) → entry. Use `policyEntry`, `policyEntries` and `policyEntryCount`.
+   */
+  readonly policy: Map<string, Map<number, PolicyMapEntry>>;
 }
 
 /** A change to a compiled state. Every list is sorted (policy keys by `comparePolicyKeys`), so equal changes print equally. */
@@ -66,6 +69,28 @@ export interface CompiledDelta {
     readonly remove: number[];
   };
   readonly policy: { readonly upsert: PolicyMapEntry[]; readonly remove: PolicyMapKey[] };
+}
+
+/** The group part of a policy map key: `subject/direction/remote`. */
+export function policyGroupKey(subject: number, direction: Direction, remote: number): string {
+  return `${subject}/${direction}/${remote}`;
+}
+
+/** The entry with exactly this key, if any. */
+export function policyEntry(s: CompiledState, k: PolicyMapKey): PolicyMapEntry | undefined {
+  return s.policy.get(policyGroupKey(k.subject, k.direction, k.remote))?.get(portKeyNumber(k));
+}
+
+/** Every policy map entry. */
+export function* policyEntries(s: CompiledState): Iterable<PolicyMapEntry> {
+  for (const g of s.policy.values()) yield* g.values();
+}
+
+/** Number of policy map entries. */
+export function policyEntryCount(s: CompiledState): number {
+  let n = 0;
+  for (const g of s.policy.values()) n += g.size;
+  return n;
 }
 
 /** Text form of a policy map key. */
@@ -126,7 +151,11 @@ export function deltaSize(d: CompiledDelta): number {
 
 /** Applies a delta in place: removals first, then upserts (as the datapath does). */
 export function applyDelta(s: CompiledState, d: CompiledDelta): void {
-  for (const k of d.policy.remove) s.policy.delete(policyKeyString(k));
+  for (const k of d.policy.remove) {
+    const gk = policyGroupKey(k.subject, k.direction, k.remote);
+    const g = s.policy.get(gk);
+    if (g?.delete(portKeyNumber(k)) && g.size === 0) s.policy.delete(gk);
+  }
   for (const p of d.ipcache.remove) s.ipcache.delete(p);
   for (const e of d.endpoints.remove) s.endpoints.delete(e);
   for (const i of d.isolation.remove) s.isolation.delete(i);
@@ -135,7 +164,12 @@ export function applyDelta(s: CompiledState, d: CompiledDelta): void {
   for (const i of d.isolation.upsert) s.isolation.set(i.identity, isolationOf(i.ingress, i.egress));
   for (const e of d.endpoints.upsert) s.endpoints.set(e.pod, e);
   for (const u of d.ipcache.upsert) s.ipcache.set(u.prefix, u.identity);
-  for (const e of d.policy.upsert) s.policy.set(policyKeyString(e.key), e);
+  for (const e of d.policy.upsert) {
+    const gk = policyGroupKey(e.key.subject, e.key.direction, e.key.remote);
+    let g = s.policy.get(gk);
+    if (!g) s.policy.set(gk, (g = new Map<number, PolicyMapEntry>()));
+    g.set(portKeyNumber(e.key), e);
+  }
 }
 
 /**
@@ -152,7 +186,7 @@ export function canonicalState(s: CompiledState): string {
     lines.push(`endpoint ${e.pod} ${name(e.identity)} ${e.ips.join(',')}`);
   for (const [id, iso] of s.isolation)
     lines.push(`isolation ${name(id)} in=${iso.ingress} out=${iso.egress}`);
-  for (const e of s.policy.values()) {
+  for (const e of policyEntries(s)) {
     const k = e.key;
     lines.push(
       `policy ${name(k.subject)} ${k.direction} ${name(k.remote)} ${portKeyString(k)} ${e.value.verdict} ${e.value.rules.join(',')} ${JSON.stringify(e.value.l7 ?? null)}`,

@@ -54,14 +54,7 @@ import {
 import { groupKey, type Group, type PolicyState, type RuleState } from './engineState.js';
 import { remoteKey, RemoteIdentity, SubjectIdentity } from './identities.js';
 import type { NamespaceInput, PodInput } from './inputs.js';
-import {
-  portKeyString,
-  resolveGroup,
-  ruleValue,
-  sameValue,
-  type Contribution,
-  type Verdict,
-} from './mapState.js';
+import { resolveGroup, ruleValue, sameValue, type Contribution, type Verdict } from './mapState.js';
 import { PrefixSet } from './prefixSet.js';
 import {
   endpointMatches,
@@ -250,21 +243,22 @@ export class PolicyEngine {
   flush(): CompiledDelta {
     // Policy entries are collected with their key strings, so sorting and applying them
     // does not rebuild the strings (this is the hot loop of a full compile).
-    const policyUp: [string, PolicyMapEntry][] = [];
-    const policyRm: [string, PolicyMapKey][] = [];
+    const policyUp: PolicyMapEntry[] = [];
+    const policyRm: PolicyMapKey[] = [];
     for (const g of this.dirtyGroups) {
       const base = { subject: g.subject.id, direction: g.direction, remote: g.remoteId };
       const next: Map<number, PolicyMapEntry> =
         g.rules.size > 0 ? resolveGroup(this.contributions(g), base) : new Map<number, never>();
-      const prefix = `${g.subject.id}/${g.direction}/${g.remoteId}/`;
-      for (const [n, e] of g.current)
-        if (!next.has(n)) policyRm.push([prefix + portKeyString(e.key), e.key]);
+      for (const [n, e] of g.current) if (!next.has(n)) policyRm.push(e.key);
       for (const [n, e] of next) {
         const old = g.current.get(n);
         if (old && sameValue(old.value, e.value)) next.set(n, old);
-        else policyUp.push([prefix + portKeyString(e.key), e]);
+        else policyUp.push(e);
       }
+      // The state shares the group's map: it is replaced, never mutated, after this point.
       g.current = next;
+      if (next.size > 0) this.state.policy.set(g.key, next);
+      else this.state.policy.delete(g.key);
       if (g.rules.size === 0 && this.groups.get(g.key) === g) this.groups.delete(g.key);
     }
     const ipUp: { prefix: string; identity: number }[] = [];
@@ -313,8 +307,8 @@ export class PolicyEngine {
       if (l && !this.state.identities.has(id)) idUp.push(l.info);
       else if (!l && this.state.identities.has(id)) idRm.push(id);
     }
-    policyUp.sort((a, b) => comparePolicyKeys(a[1].key, b[1].key));
-    policyRm.sort((a, b) => comparePolicyKeys(a[1], b[1]));
+    policyUp.sort((a, b) => comparePolicyKeys(a.key, b.key));
+    policyRm.sort(comparePolicyKeys);
     const delta: CompiledDelta = {
       identities: { upsert: idUp.sort((a, b) => a.id - b.id), remove: idRm.sort((a, b) => a - b) },
       ipcache: { upsert: ipUp.sort((a, b) => cmp(a.prefix, b.prefix)), remove: ipRm.sort() },
@@ -323,12 +317,10 @@ export class PolicyEngine {
         upsert: isoUp.sort((a, b) => a.identity - b.identity),
         remove: isoRm.sort((a, b) => a - b),
       },
-      policy: { upsert: policyUp.map((e) => e[1]), remove: policyRm.map((e) => e[1]) },
+      policy: { upsert: policyUp, remove: policyRm },
     };
-    // Apply to our own state: policy entries with their keys already built, the rest as any replica would.
-    for (const [k] of policyRm) this.state.policy.delete(k);
+    // The policy part of our own state was updated group by group above.
     applyDelta(this.state, { ...delta, policy: { upsert: [], remove: [] } });
-    for (const [k, e] of policyUp) this.state.policy.set(k, e);
     this.dirtyGroups.clear();
     this.dirtyIps.clear();
     this.dirtyPods.clear();

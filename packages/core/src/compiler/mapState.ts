@@ -152,14 +152,30 @@ export function resolveGroup(
       out.set(n, { key: { ...base, ...e.key }, value: own.get(n) as MapValue });
     return out;
   }
+  // The prefix lengths present per protocol: only those can contain a key (no allocation
+  // per candidate; this loop runs for every entry of a full compile).
+  const lens = new Map<number, number[]>();
+  for (const e of raw.values())
+    if (e.key.protocol !== 0) {
+      const l = lens.get(e.key.protocol);
+      if (!l) lens.set(e.key.protocol, [e.key.prefixLen]);
+      else if (!l.includes(e.key.prefixLen)) l.push(e.key.prefixLen);
+    }
+  const any = own.get(0);
   for (const [n, e] of raw) {
     const mine = own.get(n) as MapValue;
-    let chain: (MapValue | undefined)[] | undefined;
-    for (const a of ancestors(e.key)) {
-      const v = own.get(portKeyNumber(a));
-      if (v) (chain ??= [mine]).push(v);
+    let chain: MapValue[] | undefined;
+    const k = e.key;
+    if (k.protocol !== 0) {
+      for (const len of lens.get(k.protocol) as number[]) {
+        if (len >= k.prefixLen) continue;
+        const mask = len === 0 ? 0 : (0xffff << (16 - len)) & 0xffff;
+        const v = own.get(k.protocol * 2097152 + (k.port & mask) * 32 + len);
+        if (v) (chain ??= [mine]).push(v);
+      }
+      if (any) (chain ??= [mine]).push(any);
     }
-    out.set(n, { key: { ...base, ...e.key }, value: chain ? combine(chain)! : mine });
+    out.set(n, { key: { ...base, ...k }, value: chain ? combine(chain)! : mine });
   }
   return out;
 }

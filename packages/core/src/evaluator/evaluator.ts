@@ -16,12 +16,12 @@ import { PROTOCOL_NUMBER, type Protocol } from '../model/ports.js';
 import { parseAddress } from '../model/cidr.js';
 import type { Direction } from '../policy/types.js';
 import {
-  policyKeyString,
+  policyGroupKey,
   type CompiledState,
   type EndpointInfo,
   type PolicyMapEntry,
 } from '../compiler/compiledState.js';
-import { combine, type MapValue } from '../compiler/mapState.js';
+import { combine, portKeyNumber, type MapValue } from '../compiler/mapState.js';
 import { IpcacheIndex } from './ipcacheIndex.js';
 
 /** A packet (the first packet of a connection, or any packet for stateless checks). */
@@ -97,15 +97,14 @@ export class Evaluator {
     protocol: number,
     port: number,
   ): PolicyMapEntry | undefined {
-    const base = { subject, direction, remote };
+    const group = this.state.policy.get(policyGroupKey(subject, direction, remote));
+    if (!group) return undefined;
     for (let len = 16; len >= 0; len--) {
       const mask = len === 0 ? 0 : (0xffff << (16 - len)) & 0xffff;
-      const e = this.state.policy.get(
-        policyKeyString({ ...base, protocol, port: port & mask, prefixLen: len }),
-      );
+      const e = group.get(portKeyNumber({ protocol, port: port & mask, prefixLen: len }));
       if (e) return e;
     }
-    return this.state.policy.get(policyKeyString({ ...base, protocol: 0, port: 0, prefixLen: 0 }));
+    return group.get(portKeyNumber({ protocol: 0, port: 0, prefixLen: 0 }));
   }
 
   /** Decides one side for an endpoint. */
