@@ -51,10 +51,23 @@ import {
   type PolicyMapEntry,
   type PolicyMapKey,
 } from './compiledState.js';
-import { groupKey, type Group, type PolicyState, type RuleState } from './engineState.js';
+import {
+  groupKey,
+  groupSlot,
+  type Group,
+  type PolicyState,
+  type RuleState,
+} from './engineState.js';
 import { remoteKey, RemoteIdentity, SubjectIdentity } from './identities.js';
 import type { NamespaceInput, PodInput } from './inputs.js';
-import { resolveGroup, ruleValue, sameValue, type Contribution, type Verdict } from './mapState.js';
+import {
+  portKeyNumber,
+  resolveGroup,
+  ruleValue,
+  sameValue,
+  type Contribution,
+  type Verdict,
+} from './mapState.js';
 import { PrefixSet } from './prefixSet.js';
 import {
   endpointMatches,
@@ -127,7 +140,6 @@ export class PolicyEngine {
   private readonly peerIndex = new ScopedIndex<PeerEntry>();
   private readonly subjectEntries = new Map<string, SubjectEntry>();
   private readonly subjectEntryIndex = new ScopedIndex<SubjectEntry>();
-  private readonly groups = new Map<string, Group>();
   /** Rule id → the registered policy that owns it (the newest, during a replace). */
   private readonly rulesById = new Map<string, PolicyState>();
   private readonly live = new Map<number, { info: IdentityInfo; users: number }>();
@@ -249,8 +261,9 @@ export class PolicyEngine {
       const base = { subject: g.subject.id, direction: g.direction, remote: g.remoteId };
       const next: Map<number, PolicyMapEntry> =
         g.rules.size > 0 ? resolveGroup(this.contributions(g), base) : new Map<number, never>();
-      for (const [n, e] of g.current) if (!next.has(n)) policyRm.push(e.key);
-      for (const [n, e] of next) {
+      for (const e of g.current.values()) if (!next.has(portKeyNumber(e.key))) policyRm.push(e.key);
+      for (const e of next.values()) {
+        const n = portKeyNumber(e.key);
         const old = g.current.get(n);
         if (old && sameValue(old.value, e.value)) next.set(n, old);
         else policyUp.push(e);
@@ -259,7 +272,7 @@ export class PolicyEngine {
       g.current = next;
       if (next.size > 0) this.state.policy.set(g.key, next);
       else this.state.policy.delete(g.key);
-      if (g.rules.size === 0 && this.groups.get(g.key) === g) this.groups.delete(g.key);
+      if (g.rules.size === 0 && g.subject.groups.get(g.slot) === g) g.subject.groups.delete(g.slot);
     }
     const ipUp: { prefix: string; identity: number }[] = [];
     const ipRm: string[] = [];
@@ -642,11 +655,12 @@ export class PolicyEngine {
     sign: number,
   ): void {
     const remoteId = remote ? remote.id : 0;
-    const key = groupKey(s.id, rs.rule.direction, remoteId);
-    let g = this.groups.get(key);
+    const slot = groupSlot(rs.rule.direction, remoteId);
+    let g = s.groups.get(slot);
     if (!g) {
       g = {
-        key,
+        key: groupKey(s.id, rs.rule.direction, remoteId),
+        slot,
         subject: s,
         direction: rs.rule.direction,
         remoteId,
@@ -654,7 +668,7 @@ export class PolicyEngine {
         rules: new Map(),
         current: NO_ENTRIES,
       };
-      this.groups.set(key, g);
+      s.groups.set(slot, g);
     }
     if (remote) g.remote = remote;
     const n = (g.rules.get(rs) ?? 0) + sign;

@@ -37,7 +37,10 @@ export interface RuleState {
 
 /** All rules contributing to one (subject, direction, remote) group, with the map entries they resolve to. */
 export interface Group {
+  /** `subject/direction/remote`, the group's key in the compiled state. */
   readonly key: string;
+  /** The group's number among its subject's groups (`groupSlot`). */
+  readonly slot: number;
   readonly subject: SubjectIdentity;
   readonly direction: Direction;
   /** 0 for the wildcard group. */
@@ -48,6 +51,11 @@ export interface Group {
   readonly rules: Map<RuleState, number>;
   /** The entries last emitted for this group, by packed port key (shared with the state). */
   current: Map<number, PolicyMapEntry>;
+}
+
+/** Number of a group among its subject's groups: remote identity and direction, no string built. */
+export function groupSlot(direction: Direction, remoteId: number): number {
+  return remoteId * 2 + (direction === 'egress' ? 1 : 0);
 }
 
 /** Key of a group. */

@@ -12,12 +12,15 @@
  */
 import type { SecurityLabels } from '../identity/securityLabels.js';
 import { RESERVED_NAMES } from '../identity/reserved.js';
+import type { Group } from './engineState.js';
 import type { PeerEntry, SubjectEntry } from './selectorCache.js';
 
 /** A pod identity. */
 export class SubjectIdentity {
   /** Number of pods that have this identity. */
   podCount = 0;
+  /** Its (direction, remote) groups, by `groupSlot`. */
+  readonly groups = new Map<number, Group>();
   /** Subject selectors that select it. */
   readonly entries = new Set<SubjectEntry>();
   /** Number of selecting policies that isolate it, per direction. */

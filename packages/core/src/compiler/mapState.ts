@@ -14,7 +14,7 @@
  * union (the least restrictive allow wins). The two lookups are combined with the same
  * precedence (see `combine`). Port ranges are split into prefixes (`rangeToPrefixes`).
  */
-import type { HttpRule } from '../policy/types.js';
+import type { Direction, HttpRule } from '../policy/types.js';
 import { rangeToPrefixes, type PortRange } from '../model/ports.js';
 
 /** What a map entry does. */
@@ -83,18 +83,6 @@ export function combine(values: readonly (MapValue | undefined)[]): MapValue | u
     : out;
 }
 
-/** The keys that contain `k` within one lookup, longest first, excluding `k` itself. */
-export function ancestors(k: PortKey): PortKey[] {
-  if (k.protocol === 0) return [];
-  const out: PortKey[] = [];
-  for (let len = k.prefixLen - 1; len >= 0; len--) {
-    const mask = len === 0 ? 0 : (0xffff << (16 - len)) & 0xffff;
-    out.push({ protocol: k.protocol, port: k.port & mask, prefixLen: len });
-  }
-  out.push({ protocol: 0, port: 0, prefixLen: 0 });
-  return out;
-}
-
 /**
  * Resolves a group's contributions into map entries: expands ranges into prefixes,
  * merges contributions per key, then gives each key the combined value of itself and
@@ -104,83 +92,94 @@ export function ancestors(k: PortKey): PortKey[] {
 export function resolveGroup(
   contribs: readonly Contribution[],
 ): Map<number, { key: PortKey; value: MapValue }>;
-export function resolveGroup<B extends object>(
-  contribs: readonly Contribution[],
-  base: B,
-): Map<number, { key: B & PortKey; value: MapValue }>;
 export function resolveGroup(
   contribs: readonly Contribution[],
-  base: object = {},
+  base: GroupBase,
+): Map<number, { key: GroupBase & PortKey; value: MapValue }>;
+export function resolveGroup(
+  contribs: readonly Contribution[],
+  base?: GroupBase,
 ): Map<number, { key: PortKey; value: MapValue }> {
-  const out = new Map<number, { key: PortKey; value: MapValue }>();
-  // Fast path, and the common case: one contribution covering one key.
-  if (contribs.length === 1) {
-    const c = contribs[0] as Contribution;
-    const key =
-      c.protocol === 0
-        ? ANY_KEY
-        : !c.range
-          ? { protocol: c.protocol, port: 0, prefixLen: 0 }
-          : undefined;
-    if (key) {
-      out.set(portKeyNumber(key), { key: { ...base, ...key }, value: c.value });
-      return out;
-    }
-  }
-  const raw = new Map<number, { key: PortKey; values: MapValue[] }>();
-  const put = (key: PortKey, v: MapValue): void => {
-    const n = portKeyNumber(key);
+  // Keys are built field by field (no spreads) and raw entries hold one value unless
+  // several rules hit the same key: this runs for every entry of a full compile.
+  const mk = (
+    protocol: number,
+    port: number,
+    prefixLen: number,
+  ): PortKey | (GroupBase & PortKey) =>
+    base
+      ? {
+          subject: base.subject,
+          direction: base.direction,
+          remote: base.remote,
+          protocol,
+          port,
+          prefixLen,
+        }
+      : { protocol, port, prefixLen };
+  const raw = new Map<number, Raw>();
+  const put = (protocol: number, port: number, prefixLen: number, v: MapValue): void => {
+    const n = protocol * 2097152 + port * 32 + prefixLen;
     const e = raw.get(n);
-    if (e) e.values.push(v);
-    else raw.set(n, { key, values: [v] });
+    if (!e) raw.set(n, { protocol, port, prefixLen, value: v, more: undefined });
+    else (e.more ??= []).push(v);
   };
   for (const c of contribs) {
     const v = c.value;
-    if (c.protocol === 0) put(ANY_KEY, v);
-    else if (!c.range) put({ protocol: c.protocol, port: 0, prefixLen: 0 }, v);
-    else if (c.range.lo === c.range.hi)
-      put({ protocol: c.protocol, port: c.range.lo, prefixLen: 16 }, v);
-    else
-      for (const p of rangeToPrefixes(c.range))
-        put({ protocol: c.protocol, port: p.port, prefixLen: p.len }, v);
+    if (c.protocol === 0) put(0, 0, 0, v);
+    else if (!c.range) put(c.protocol, 0, 0, v);
+    else if (c.range.lo === c.range.hi) put(c.protocol, c.range.lo, 16, v);
+    else for (const p of rangeToPrefixes(c.range)) put(c.protocol, p.port, p.len, v);
   }
-  const own = new Map<number, MapValue>();
-  for (const [n, e] of raw)
-    own.set(n, e.values.length === 1 ? (e.values[0] as MapValue) : combine(e.values)!);
+  for (const e of raw.values()) if (e.more) e.value = combine([e.value, ...e.more])!;
+  const out = new Map<number, { key: PortKey; value: MapValue }>();
   if (raw.size === 1) {
     for (const [n, e] of raw)
-      out.set(n, { key: { ...base, ...e.key }, value: own.get(n) as MapValue });
+      out.set(n, { key: mk(e.protocol, e.port, e.prefixLen), value: e.value });
     return out;
   }
-  // The prefix lengths present per protocol: only those can contain a key (no allocation
-  // per candidate; this loop runs for every entry of a full compile).
+  // The prefix lengths present per protocol: only those can contain a key.
   const lens = new Map<number, number[]>();
   for (const e of raw.values())
-    if (e.key.protocol !== 0) {
-      const l = lens.get(e.key.protocol);
-      if (!l) lens.set(e.key.protocol, [e.key.prefixLen]);
-      else if (!l.includes(e.key.prefixLen)) l.push(e.key.prefixLen);
+    if (e.protocol !== 0) {
+      const l = lens.get(e.protocol);
+      if (!l) lens.set(e.protocol, [e.prefixLen]);
+      else if (!l.includes(e.prefixLen)) l.push(e.prefixLen);
     }
-  const any = own.get(0);
+  const any = raw.get(0)?.value;
   for (const [n, e] of raw) {
-    const mine = own.get(n) as MapValue;
     let chain: MapValue[] | undefined;
-    const k = e.key;
-    if (k.protocol !== 0) {
-      for (const len of lens.get(k.protocol) as number[]) {
-        if (len >= k.prefixLen) continue;
+    if (e.protocol !== 0) {
+      for (const len of lens.get(e.protocol) as number[]) {
+        if (len >= e.prefixLen) continue;
         const mask = len === 0 ? 0 : (0xffff << (16 - len)) & 0xffff;
-        const v = own.get(k.protocol * 2097152 + (k.port & mask) * 32 + len);
-        if (v) (chain ??= [mine]).push(v);
+        const v = raw.get(e.protocol * 2097152 + (e.port & mask) * 32 + len)?.value;
+        if (v) (chain ??= [e.value]).push(v);
       }
-      if (any) (chain ??= [mine]).push(any);
+      if (any) (chain ??= [e.value]).push(any);
     }
-    out.set(n, { key: { ...base, ...k }, value: chain ? combine(chain)! : mine });
+    out.set(n, {
+      key: mk(e.protocol, e.port, e.prefixLen),
+      value: chain ? combine(chain)! : e.value,
+    });
   }
   return out;
 }
 
-const ANY_KEY: PortKey = { protocol: 0, port: 0, prefixLen: 0 };
+/** The group part of a policy map key, as `resolveGroup` stamps it on each entry. */
+export interface GroupBase {
+  readonly subject: number;
+  readonly direction: Direction;
+  readonly remote: number;
+}
+
+interface Raw {
+  readonly protocol: number;
+  readonly port: number;
+  readonly prefixLen: number;
+  value: MapValue;
+  more: MapValue[] | undefined;
+}
 
 /** True when two values are the same (for diffing). */
 export function sameValue(a: MapValue, b: MapValue): boolean {
