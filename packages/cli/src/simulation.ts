@@ -145,22 +145,30 @@ export class Simulation {
     return to.ports.find((c) => c.name === p.port && c.protocol === p.protocol)?.port;
   }
 
-  /** Evaluates one flow; undefined when it cannot be formed (no common address family, unknown port name). */
-  flow(from: SimPod, to: SimPod, p: ProbePort): FlowVerdict | undefined {
+  /**
+   * Evaluates one flow; undefined when it cannot be formed (no common address family,
+   * unknown port name). `evaluator` defaults to this simulation's own compiled state.
+   */
+  flow(
+    from: SimPod,
+    to: SimPod,
+    p: ProbePort,
+    evaluator: Evaluator = this.evaluator,
+  ): FlowVerdict | undefined {
     const addrs = this.addresses(from, to);
     const port = this.resolvePort(to, p);
     if (!addrs || port === undefined) return undefined;
-    return this.evaluator.evaluate({ ...addrs, protocol: p.protocol, dstPort: port });
+    return evaluator.evaluate({ ...addrs, protocol: p.protocol, dstPort: port });
   }
 
-  /** Every ordered pair of distinct pods, for every port. */
-  simulate(ports: readonly ProbePort[]): SimResult[] {
+  /** Every ordered pair of distinct pods, for every port (against `evaluator`, by default our own). */
+  simulate(ports: readonly ProbePort[], evaluator: Evaluator = this.evaluator): SimResult[] {
     const out: SimResult[] = [];
     for (const p of ports)
       for (const from of this.pods)
         for (const to of this.pods) {
           if (from === to) continue;
-          const v = this.flow(from, to, p);
+          const v = this.flow(from, to, p, evaluator);
           out.push({
             from: from.key,
             to: to.key,

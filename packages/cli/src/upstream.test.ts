@@ -12,8 +12,7 @@ import {
   loadModel,
   loadScenario,
   ObjectStore,
-  replicaVerdicts,
-  scratchVerdicts,
+  stepVerdicts,
 } from './testing/fixtures.js';
 
 const files = readdirSync(`${FIXTURES}upstream`)
@@ -38,16 +37,9 @@ describe('upstream NetworkPolicy e2e scenarios', () => {
         );
         for (const e of step.expect) {
           const where = `step ${i} (${step.description ?? ''}) ${String(e.port)}/${e.protocol}`;
-          assert.deepEqual(
-            diffCells(e.cells, scratchVerdicts(store, e)),
-            [],
-            `${where}, from scratch`,
-          );
-          assert.deepEqual(
-            diffCells(e.cells, replicaVerdicts(store, cluster, e)),
-            [],
-            `${where}, incremental`,
-          );
+          const { scratch, replica } = stepVerdicts(store, cluster, e);
+          assert.deepEqual(diffCells(e.cells, scratch), [], `${where}, from scratch`);
+          assert.deepEqual(diffCells(e.cells, replica), [], `${where}, incremental`);
           checked++;
         }
       });

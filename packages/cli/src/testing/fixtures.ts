@@ -199,39 +199,23 @@ export class IncrementalCluster {
   }
 }
 
-/** Verdicts of a scratch simulation for an expectation, as `from>to` → allowed. */
-export function scratchVerdicts(store: ObjectStore, e: Expectation): Map<string, boolean> {
-  const sim = new Simulation(store.list());
-  if (sim.errors.length > 0)
-    throw new Error(`invalid fixture objects: ${sim.errors.map((x) => x.message).join('; ')}`);
-  const out = new Map<string, boolean>();
-  const probe: ProbePort = { port: e.port, protocol: e.protocol };
-  for (const r of sim.simulate([probe])) out.set(`${r.from}>${r.to}`, r.verdict === 'allow');
-  return out;
-}
-
-/** Verdicts of the incremental replica for an expectation. */
-export function replicaVerdicts(
+/**
+ * Verdicts for an expectation, as `from>to` → allowed: from a compile from scratch of the
+ * objects, and from the replica the incremental cluster built from deltas. The same pairs,
+ * addresses and ports are evaluated for both (one Simulation, two evaluators).
+ */
+export function stepVerdicts(
   store: ObjectStore,
   cluster: IncrementalCluster,
   e: Expectation,
-): Map<string, boolean> {
+): { scratch: Map<string, boolean>; replica: Map<string, boolean> } {
   const sim = new Simulation(store.list());
-  const ev = new Evaluator(cluster.replica);
-  const out = new Map<string, boolean>();
-  for (const from of sim.pods)
-    for (const to of sim.pods) {
-      if (from === to) continue;
-      const port = sim.resolvePort(to, { port: e.port, protocol: e.protocol });
-      const src = from.ips[0];
-      const dst = to.ips[0];
-      if (port === undefined || !src || !dst) continue;
-      out.set(
-        `${from.key}>${to.key}`,
-        ev.evaluate({ src, dst, protocol: e.protocol, dstPort: port }).verdict === 'allow',
-      );
-    }
-  return out;
+  if (sim.errors.length > 0)
+    throw new Error(`invalid fixture objects: ${sim.errors.map((x) => x.message).join('; ')}`);
+  const probe: ProbePort = { port: e.port, protocol: e.protocol };
+  const cells = (ev: Evaluator): Map<string, boolean> =>
+    new Map(sim.simulate([probe], ev).map((r) => [`${r.from}>${r.to}`, r.verdict === 'allow']));
+  return { scratch: cells(sim.evaluator), replica: cells(new Evaluator(cluster.replica)) };
 }
 
 /** Lists differing cells as readable lines. */

@@ -93,11 +93,6 @@ export function policyEntryCount(s: CompiledState): number {
   return n;
 }
 
-/** Text form of a policy map key. */
-export function policyKeyString(k: PolicyMapKey): string {
-  return `${k.subject}/${k.direction}/${k.remote}/${portKeyString(k)}`;
-}
-
 /** Orders policy map keys by their fields (numbers first, so sorting builds no strings). */
 export function comparePolicyKeys(a: PolicyMapKey, b: PolicyMapKey): number {
   return (
@@ -193,9 +188,4 @@ export function canonicalState(s: CompiledState): string {
     );
   }
   return lines.sort().join('\n');
-}
-
-/** True when a delta changes nothing. */
-export function isEmptyDelta(d: CompiledDelta): boolean {
-  return deltaSize(d) === 0;
 }

@@ -43,6 +43,7 @@ import {
   applyDelta,
   comparePolicyKeys,
   emptyState,
+  policyGroupKey,
   type CompiledDelta,
   type CompiledState,
   type EndpointInfo,
@@ -51,13 +52,7 @@ import {
   type PolicyMapEntry,
   type PolicyMapKey,
 } from './compiledState.js';
-import {
-  groupKey,
-  groupSlot,
-  type Group,
-  type PolicyState,
-  type RuleState,
-} from './engineState.js';
+import { groupSlot, type Group, type PolicyState, type RuleState } from './engineState.js';
 import { remoteKey, RemoteIdentity, SubjectIdentity } from './identities.js';
 import type { NamespaceInput, PodInput } from './inputs.js';
 import {
@@ -253,8 +248,8 @@ export class PolicyEngine {
 
   /** Computes the delta since the last flush and applies it to the engine's own state. */
   flush(): CompiledDelta {
-    // Policy entries are collected with their key strings, so sorting and applying them
-    // does not rebuild the strings (this is the hot loop of a full compile).
+    // Dirty groups are re-resolved and diffed against what they last emitted; the state
+    // takes each group's new map as is (this is the hot loop of a full compile).
     const policyUp: PolicyMapEntry[] = [];
     const policyRm: PolicyMapKey[] = [];
     for (const g of this.dirtyGroups) {
@@ -659,7 +654,7 @@ export class PolicyEngine {
     let g = s.groups.get(slot);
     if (!g) {
       g = {
-        key: groupKey(s.id, rs.rule.direction, remoteId),
+        key: policyGroupKey(s.id, rs.rule.direction, remoteId),
         slot,
         subject: s,
         direction: rs.rule.direction,

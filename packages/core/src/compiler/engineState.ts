@@ -57,8 +57,3 @@ export interface Group {
 export function groupSlot(direction: Direction, remoteId: number): number {
   return remoteId * 2 + (direction === 'egress' ? 1 : 0);
 }
-
-/** Key of a group. */
-export function groupKey(subjectId: number, direction: Direction, remoteId: number): string {
-  return `${subjectId}/${direction}/${remoteId}`;
-}

@@ -15,7 +15,7 @@
  * precedence (see `combine`). Port ranges are split into prefixes (`rangeToPrefixes`).
  */
 import type { Direction, HttpRule } from '../policy/types.js';
-import { rangeToPrefixes, type PortRange } from '../model/ports.js';
+import { portPrefixMask, rangeToPrefixes, type PortRange } from '../model/ports.js';
 
 /** What a map entry does. */
 export type Verdict = 'allow' | 'deny' | 'redirect';
@@ -61,8 +61,13 @@ export function portKeyString(k: PortKey): string {
 }
 
 /** A port key packed into one small integer (protocol 8 bits, port 16, prefix length 5), unique within a group. */
+export function packPortKey(protocol: number, port: number, prefixLen: number): number {
+  return protocol * 2097152 + port * 32 + prefixLen;
+}
+
+/** `packPortKey` of a key object. */
 export function portKeyNumber(k: PortKey): number {
-  return k.protocol * 2097152 + k.port * 32 + k.prefixLen;
+  return packPortKey(k.protocol, k.port, k.prefixLen);
 }
 
 /** Combines values with the verdict precedence; rules and L7 rules of the winning verdict are merged. */
@@ -119,7 +124,7 @@ export function resolveGroup(
       : { protocol, port, prefixLen };
   const raw = new Map<number, Raw>();
   const put = (protocol: number, port: number, prefixLen: number, v: MapValue): void => {
-    const n = protocol * 2097152 + port * 32 + prefixLen;
+    const n = packPortKey(protocol, port, prefixLen);
     const e = raw.get(n);
     if (!e) raw.set(n, { protocol, port, prefixLen, value: v, more: undefined });
     else (e.more ??= []).push(v);
@@ -152,8 +157,7 @@ export function resolveGroup(
     if (e.protocol !== 0) {
       for (const len of lens.get(e.protocol) as number[]) {
         if (len >= e.prefixLen) continue;
-        const mask = len === 0 ? 0 : (0xffff << (16 - len)) & 0xffff;
-        const v = raw.get(e.protocol * 2097152 + (e.port & mask) * 32 + len)?.value;
+        const v = raw.get(packPortKey(e.protocol, e.port & portPrefixMask(len), len))?.value;
         if (v) (chain ??= [e.value]).push(v);
       }
       if (any) (chain ??= [e.value]).push(any);

@@ -12,7 +12,7 @@
  *     no entry → drop if the endpoint is isolated in this direction, else pass.
  * The packet passes when both sides pass.
  */
-import { PROTOCOL_NUMBER, type Protocol } from '../model/ports.js';
+import { portPrefixMask, PROTOCOL_NUMBER, type Protocol } from '../model/ports.js';
 import { parseAddress } from '../model/cidr.js';
 import type { Direction } from '../policy/types.js';
 import {
@@ -21,7 +21,7 @@ import {
   type EndpointInfo,
   type PolicyMapEntry,
 } from '../compiler/compiledState.js';
-import { combine, portKeyNumber, type MapValue } from '../compiler/mapState.js';
+import { combine, packPortKey, type MapValue } from '../compiler/mapState.js';
 import { IpcacheIndex } from './ipcacheIndex.js';
 
 /** A packet (the first packet of a connection, or any packet for stateless checks). */
@@ -100,11 +100,10 @@ export class Evaluator {
     const group = this.state.policy.get(policyGroupKey(subject, direction, remote));
     if (!group) return undefined;
     for (let len = 16; len >= 0; len--) {
-      const mask = len === 0 ? 0 : (0xffff << (16 - len)) & 0xffff;
-      const e = group.get(portKeyNumber({ protocol, port: port & mask, prefixLen: len }));
+      const e = group.get(packPortKey(protocol, port & portPrefixMask(len), len));
       if (e) return e;
     }
-    return group.get(portKeyNumber({ protocol: 0, port: 0, prefixLen: 0 }));
+    return group.get(packPortKey(0, 0, 0));
   }
 
   /** Decides one side for an endpoint. */

@@ -60,6 +60,11 @@ export function rangeToPrefixes(r: PortRange): PortPrefix[] {
   return out;
 }
 
+/** The mask of a port prefix of `len` leading bits (0..16), as the LPM trie compares ports. */
+export function portPrefixMask(len: number): number {
+  return len === 0 ? 0 : (0xffff << (16 - len)) & 0xffff;
+}
+
 /** The range a prefix covers. */
 export function prefixToRange(p: PortPrefix): PortRange {
   const size = 1 << (16 - p.len);
