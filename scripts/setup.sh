@@ -18,6 +18,11 @@ missing=()
 command -v git >/dev/null || missing+=(git)
 command -v node >/dev/null || missing+=(nodejs npm)
 command -v go >/dev/null || [ -x /usr/local/go/bin/go ] || missing+=(golang-go)
+# The datapath: clang builds the eBPF object, gcc the N-API addon over libbpf; iproute2
+# wires network namespaces in tests; iperf3 and iptables are the benchmark's baselines.
+for pkg in clang gcc libbpf-dev libelf-dev iproute2 iperf3 iptables; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+done
 [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 
 node_major=$(node -p 'process.versions.node.split(".")[0]')
@@ -35,6 +40,6 @@ fi
 step "dependencies (pnpm install --frozen-lockfile)"
 pnpm install --frozen-lockfile --reporter=silent
 
-step "build (tsc -b)"
+step "build (tsc -b, then the eBPF object, the libbpf addon and the test agent)"
 pnpm -s build
 echo "setup: done"

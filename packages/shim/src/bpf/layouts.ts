@@ -1,0 +1,303 @@
+/**
+ * Codecs for the datapath's binary layouts. Each mirrors one struct of
+ * `bpf/palisade.h` field by field and names it; `layouts.privileged.test.ts` checks
+ * every size and offset against the object file's BTF. `_be` fields are network order,
+ * the rest host order (little-endian on every machine we build for).
+ */
+import { familyBits, formatAddress, type Address, type Family } from '@palisade/core';
+
+/** Directions as the datapath numbers them (PAL_DIR_*). */
+export const DIR = { ingress: 0, egress: 1 } as const;
+/** Verdicts as the datapath numbers them (PAL_VERDICT_*). */
+export const VERDICT = { allow: 1, deny: 2, redirect: 3 } as const;
+/** endpoint_value.flags (PAL_EP_*). */
+export const EP_FLAGS = { ingressIsolated: 1, egressIsolated: 2, notReady: 4 } as const;
+
+/** enum pal_reason, by number. */
+export const REASONS = [
+  'none',
+  'not-isolated',
+  'policy-allow',
+  'policy-redirect',
+  'policy-deny',
+  'default-deny',
+  'established',
+  'no-endpoint',
+  'not-ready',
+] as const;
+/** A reason a packet got its verdict. */
+export type FlowReason = (typeof REASONS)[number];
+
+/** enum pal_counter, by index. */
+export const COUNTERS = [
+  'pass_new',
+  'pass_established',
+  'pass_reply',
+  'pass_redirect',
+  'pass_control',
+  'drop_policy_deny',
+  'drop_default_deny',
+  'drop_established_deny',
+  'drop_no_endpoint',
+  'drop_not_ready',
+  'drop_malformed',
+  'events_sent',
+  'events_rate_limited',
+  'events_lost',
+] as const;
+/** PAL_CNT_MAX: slots in the counters map. */
+export const COUNTER_SLOTS = 16;
+
+/** PAL_POLICY_PREFIX_ANY_PROTO / _FULL. */
+export const POLICY_PREFIX_ANY_PROTO = 72;
+/** Bits of a fully specified policy key. */
+export const POLICY_PREFIX_FULL = 96;
+
+function writeAddr(buf: Buffer, off: number, a: Address): void {
+  buf.fill(0, off, off + 16);
+  const bytes = familyBits(a.family) / 8;
+  let v = a.addr;
+  for (let i = bytes - 1; i >= 0; i--) {
+    buf[off + i] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+}
+
+function readAddr(buf: Buffer, off: number, family: Family): Address {
+  let v = 0n;
+  const bytes = familyBits(family) / 8;
+  for (let i = 0; i < bytes; i++) v = (v << 8n) | BigInt(buf[off + i] ?? 0);
+  return { family, addr: v };
+}
+
+/** Mirrors `struct ipcache_key` (LPM: prefixlen counts 32 bits of family+pad first). */
+export const ipcacheKey = {
+  size: 24,
+  encode(buf: Buffer, off: number, family: Family, addr: bigint, prefixLen: number): void {
+    buf.writeUInt32LE(32 + prefixLen, off);
+    buf[off + 4] = family;
+    buf.fill(0, off + 5, off + 8);
+    writeAddr(buf, off + 8, { family, addr });
+  },
+  decode(buf: Buffer, off: number): { family: Family; addr: bigint; prefixLen: number } {
+    const family = buf[off + 4] === 6 ? 6 : 4;
+    return {
+      family,
+      addr: readAddr(buf, off + 8, family).addr,
+      prefixLen: buf.readUInt32LE(off) - 32,
+    };
+  },
+};
+
+/** Mirrors `struct ipcache_value`. */
+export const ipcacheValue = {
+  size: 8,
+  encode(buf: Buffer, off: number, identity: number): void {
+    buf.writeUInt32LE(identity, off);
+    buf.writeUInt32LE(0, off + 4);
+  },
+  decode(buf: Buffer, off: number): number {
+    return buf.readUInt32LE(off);
+  },
+};
+
+/** The fields of a policy map key (the compiler's PolicyMapKey with numbers). */
+export interface PolicyKeyFields {
+  readonly subject: number;
+  readonly remote: number;
+  readonly direction: 0 | 1;
+  readonly protocol: number;
+  readonly port: number;
+  /** Leading port bits (0..16); ignored for protocol 0. */
+  readonly portPrefixLen: number;
+}
+
+/** Mirrors `struct policy_key` (LPM: 72 bits of subject, remote, direction, then protocol and port). */
+export const policyKey = {
+  size: 16,
+  encode(buf: Buffer, off: number, k: PolicyKeyFields): void {
+    const prefix =
+      k.protocol === 0 ? POLICY_PREFIX_ANY_PROTO : POLICY_PREFIX_ANY_PROTO + 8 + k.portPrefixLen;
+    buf.writeUInt32LE(prefix, off);
+    buf.writeUInt32LE(k.subject, off + 4);
+    buf.writeUInt32LE(k.remote, off + 8);
+    buf[off + 12] = k.direction;
+    buf[off + 13] = k.protocol;
+    buf.writeUInt16BE(k.protocol === 0 ? 0 : k.port, off + 14);
+  },
+  decode(buf: Buffer, off: number): PolicyKeyFields {
+    const prefix = buf.readUInt32LE(off);
+    return {
+      subject: buf.readUInt32LE(off + 4),
+      remote: buf.readUInt32LE(off + 8),
+      direction: buf[off + 12] === 1 ? 1 : 0,
+      protocol: prefix <= POLICY_PREFIX_ANY_PROTO ? 0 : (buf[off + 13] ?? 0),
+      port: prefix <= POLICY_PREFIX_ANY_PROTO ? 0 : buf.readUInt16BE(off + 14),
+      portPrefixLen: Math.max(0, prefix - POLICY_PREFIX_ANY_PROTO - 8),
+    };
+  },
+};
+
+/** Mirrors `struct policy_value`. */
+export const policyValue = {
+  size: 8,
+  encode(buf: Buffer, off: number, verdict: number, ruleRef: number, proxyPort = 0): void {
+    buf[off] = verdict;
+    buf[off + 1] = 0;
+    buf.writeUInt16BE(proxyPort, off + 2);
+    buf.writeUInt32LE(ruleRef >>> 0, off + 4);
+  },
+  decode(buf: Buffer, off: number): { verdict: number; proxyPort: number; ruleRef: number } {
+    return {
+      verdict: buf[off] ?? 0,
+      proxyPort: buf.readUInt16BE(off + 2),
+      ruleRef: buf.readUInt32LE(off + 4),
+    };
+  },
+};
+
+/** Mirrors the endpoints map key (`__u32` ifindex). */
+export const endpointKey = {
+  size: 4,
+  encode(buf: Buffer, off: number, ifindex: number): void {
+    buf.writeUInt32LE(ifindex, off);
+  },
+  decode(buf: Buffer, off: number): number {
+    return buf.readUInt32LE(off);
+  },
+};
+
+/** Mirrors `struct endpoint_value`. */
+export const endpointValue = {
+  size: 8,
+  encode(buf: Buffer, off: number, identity: number, flags: number): void {
+    buf.writeUInt32LE(identity, off);
+    buf.writeUInt32LE(flags, off + 4);
+  },
+  decode(buf: Buffer, off: number): { identity: number; flags: number } {
+    return { identity: buf.readUInt32LE(off), flags: buf.readUInt32LE(off + 4) };
+  },
+};
+
+/** Mirrors `struct ct_key`. */
+export const ctKey = { size: 40 };
+/** Mirrors `struct ct_value`. */
+export const ctValue = { size: 40 };
+/** Mirrors `struct pal_ratelimit`. */
+export const ratelimitValue = { size: 16 };
+
+/** Mirrors `struct pal_config`. */
+export const configValue = {
+  size: 16,
+  encode(
+    buf: Buffer,
+    off: number,
+    c: { policyEpoch: number; eventsPerSec: number; eventsBurst: number },
+  ): void {
+    buf.writeUInt32LE(c.policyEpoch >>> 0, off);
+    buf.writeUInt32LE(c.eventsPerSec, off + 4);
+    buf.writeUInt32LE(c.eventsBurst, off + 8);
+    buf.writeUInt32LE(0, off + 12);
+  },
+  decode(
+    buf: Buffer,
+    off: number,
+  ): { policyEpoch: number; eventsPerSec: number; eventsBurst: number } {
+    return {
+      policyEpoch: buf.readUInt32LE(off),
+      eventsPerSec: buf.readUInt32LE(off + 4),
+      eventsBurst: buf.readUInt32LE(off + 8),
+    };
+  },
+};
+
+/** A flow event as the ring buffer carries it, decoded. */
+export interface RawFlowEvent {
+  /** Kernel monotonic time (bpf_ktime_get_ns). */
+  readonly tsNs: bigint;
+  readonly ifindex: number;
+  readonly subject: number;
+  readonly remote: number;
+  readonly ruleRef: number;
+  readonly family: Family;
+  readonly protocol: number;
+  readonly direction: 'ingress' | 'egress';
+  readonly verdict: 'allow' | 'deny' | 'redirect';
+  readonly reason: FlowReason;
+  readonly icmpType: number;
+  readonly srcPort: number;
+  readonly dstPort: number;
+  readonly src: string;
+  readonly dst: string;
+}
+
+/** Offsets of `struct flow_event`'s fields. */
+const FLOW_EVENT_OFFSETS = {
+  ts_ns: 0,
+  ifindex: 8,
+  subject: 12,
+  remote: 16,
+  rule_ref: 20,
+  family: 24,
+  protocol: 25,
+  direction: 26,
+  verdict: 27,
+  reason: 28,
+  icmp_type: 29,
+  sport_be: 32,
+  dport_be: 34,
+  saddr_be: 36,
+  daddr_be: 52,
+} as const;
+
+/** Mirrors `struct flow_event`. */
+export const flowEvent = {
+  size: 72,
+  decode(buf: Buffer): RawFlowEvent {
+    const o = FLOW_EVENT_OFFSETS;
+    const family: Family = buf[o.family] === 6 ? 6 : 4;
+    const v = buf[o.verdict];
+    return {
+      tsNs: buf.readBigUInt64LE(o.ts_ns),
+      ifindex: buf.readUInt32LE(o.ifindex),
+      subject: buf.readUInt32LE(o.subject),
+      remote: buf.readUInt32LE(o.remote),
+      ruleRef: buf.readUInt32LE(o.rule_ref),
+      family,
+      protocol: buf[o.protocol] ?? 0,
+      direction: buf[o.direction] === 1 ? 'egress' : 'ingress',
+      verdict: v === 2 ? 'deny' : v === 3 ? 'redirect' : 'allow',
+      reason: REASONS[buf[o.reason] ?? 0] ?? 'none',
+      icmpType: buf[o.icmp_type] ?? 0,
+      srcPort: buf.readUInt16BE(o.sport_be),
+      dstPort: buf.readUInt16BE(o.dport_be),
+      src: formatAddress(readAddr(buf, o.saddr_be, family)),
+      dst: formatAddress(readAddr(buf, o.daddr_be, family)),
+    };
+  },
+};
+
+/** Every layout with its C struct name and size, for the BTF check. */
+export const LAYOUTS: readonly { struct: string; size: number }[] = [
+  { struct: 'ipcache_key', size: ipcacheKey.size },
+  { struct: 'ipcache_value', size: ipcacheValue.size },
+  { struct: 'policy_key', size: policyKey.size },
+  { struct: 'policy_value', size: policyValue.size },
+  { struct: 'endpoint_value', size: endpointValue.size },
+  { struct: 'ct_key', size: ctKey.size },
+  { struct: 'ct_value', size: ctValue.size },
+  { struct: 'pal_config', size: configValue.size },
+  { struct: 'pal_ratelimit', size: ratelimitValue.size },
+  { struct: 'flow_event', size: flowEvent.size },
+];
+
+/** Field offsets the codecs use, per struct, for the BTF check. */
+export const FIELD_OFFSETS: Readonly<Record<string, Readonly<Record<string, number>>>> = {
+  ipcache_key: { prefixlen: 0, family: 4, addr_be: 8 },
+  ipcache_value: { identity: 0 },
+  policy_key: { prefixlen: 0, subject: 4, remote: 8, direction: 12, protocol: 13, port_be: 14 },
+  policy_value: { verdict: 0, proxy_port_be: 2, rule_ref: 4 },
+  endpoint_value: { identity: 0, flags: 4 },
+  pal_config: { policy_epoch: 0, events_per_sec: 4, events_burst: 8 },
+  flow_event: FLOW_EVENT_OFFSETS,
+};

@@ -1,0 +1,170 @@
+#!/usr/bin/env node
+/**
+ * palisade-shim: the node shim process. Wiring only: options → datapath → shim → local
+ * policy source and local API, timers, signals.
+ *
+ *   palisade-shim --node NAME --policy-dir DIR [--socket PATH] [--state-dir DIR]
+ *                 [--bpffs /sys/fs/bpf] [--capacity-policy N] [--capacity-ipcache N]
+ *                 [--capacity-endpoints N] [--resync-interval MS] [--source-interval MS]
+ *                 [--events-per-sec N]
+ *
+ * On SIGTERM/SIGINT it stops serving and exits, leaving the programs attached and the
+ * maps pinned: enforcement continues while it is away.
+ */
+import { hostname } from 'node:os';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Datapath } from './bpf/datapath.js';
+import { ShimError } from './errors.js';
+import { jsonLogger } from './log.js';
+import { EndpointRegistry } from './reconciler/registry.js';
+import { LocalSource } from './source/localSource.js';
+import { Shim } from './shim.js';
+import { serveLocalApi } from './api/server.js';
+import { defaultSocket } from './api/client.js';
+
+function fingerprint(paths: readonly string[]): string {
+  const parts: string[] = [];
+  const walk = (p: string): void => {
+    try {
+      const st = statSync(p);
+      if (st.isDirectory()) for (const n of readdirSync(p).sort()) walk(join(p, n));
+      else parts.push(`${p}:${st.size}:${st.mtimeMs}`);
+    } catch {
+      parts.push(`${p}:missing`);
+    }
+  };
+  paths.forEach(walk);
+  return parts.join('|');
+}
+
+function positive(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new ShimError('INVALID_REQUEST', `--${name} must be a positive integer, got ${v}`);
+  return n;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      node: { type: 'string' },
+      'policy-dir': { type: 'string', multiple: true },
+      socket: { type: 'string' },
+      'state-dir': { type: 'string' },
+      bpffs: { type: 'string' },
+      'capacity-policy': { type: 'string' },
+      'capacity-ipcache': { type: 'string' },
+      'capacity-endpoints': { type: 'string' },
+      'resync-interval': { type: 'string' },
+      'source-interval': { type: 'string' },
+      'events-per-sec': { type: 'string' },
+    },
+    strict: true,
+  });
+  const node = values.node ?? hostname();
+  const log = jsonLogger('shim');
+  const capacity = {
+    ...(positive('capacity-policy', values['capacity-policy']) !== undefined
+      ? { pal_policy: Number(values['capacity-policy']) }
+      : {}),
+    ...(positive('capacity-ipcache', values['capacity-ipcache']) !== undefined
+      ? { pal_ipcache: Number(values['capacity-ipcache']) }
+      : {}),
+    ...(positive('capacity-endpoints', values['capacity-endpoints']) !== undefined
+      ? { pal_endpoints: Number(values['capacity-endpoints']) }
+      : {}),
+  };
+  const datapath = Datapath.open({
+    node,
+    ...(values.bpffs ? { bpffs: values.bpffs } : {}),
+    capacity,
+  });
+  const stateDir = values['state-dir'] ?? `/var/lib/palisade/${node}`;
+  const registry = new EndpointRegistry(join(stateDir, 'endpoints.json'));
+  const eventsPerSec = positive('events-per-sec', values['events-per-sec']);
+  const shim = new Shim({
+    node,
+    datapath,
+    registry,
+    log,
+    ...(eventsPerSec !== undefined ? { eventsPerSec } : {}),
+  });
+  const paths = values['policy-dir'] ?? [];
+  const source = new LocalSource(paths);
+  const reload = (): void => {
+    for (const p of source.reload()) log.warn('policy source problem', { ...p });
+  };
+  reload();
+  const applied = shim.start(source.state);
+  log.info('shim started', {
+    node,
+    pinDir: datapath.pinDir,
+    endpoints: registry.list().length,
+    applied,
+  });
+
+  let fp = fingerprint(paths);
+  const socket = values.socket ?? defaultSocket(node);
+  const server = await serveLocalApi(shim, socket, {
+    reload: () => {
+      fp = fingerprint(paths);
+      reload();
+      return shim.setState(source.state);
+    },
+  });
+  log.info('local API listening', { socket });
+
+  const guard = (what: string, f: () => void) => (): void => {
+    try {
+      f();
+    } catch (e) {
+      log.error(`${what} failed`, { error: (e as Error).message });
+    }
+  };
+  const timers = [
+    setInterval(
+      guard('flow polling', () => void shim.pollFlows()),
+      200,
+    ),
+    setInterval(
+      guard('resync', () => void shim.reconcile({ resync: true })),
+      positive('resync-interval', values['resync-interval']) ?? 30000,
+    ),
+    setInterval(
+      guard('policy reload', () => {
+        const next = fingerprint(paths);
+        if (next === fp) return;
+        fp = next;
+        reload();
+        const r = shim.setState(source.state);
+        log.info('policy applied', { ...r });
+      }),
+      positive('source-interval', values['source-interval']) ?? 1000,
+    ),
+  ];
+  process.on(
+    'SIGHUP',
+    guard('policy reload', () => {
+      reload();
+      shim.setState(source.state);
+    }),
+  );
+  const stop = (): void => {
+    for (const t of timers) clearInterval(t);
+    server.close();
+    shim.close();
+    log.info('shim stopped; the datapath keeps enforcing');
+    process.exit(0);
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+main().catch((e: unknown) => {
+  const code = e instanceof ShimError ? e.code : 'INTERNAL';
+  process.stderr.write(`palisade-shim: ${code}: ${(e as Error).message}\n`);
+  process.exit(1);
+});
