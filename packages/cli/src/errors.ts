@@ -4,7 +4,7 @@
  */
 
 /** The closed set of CLI failure reasons. */
-export type CliErrorCode = 'Usage' | 'UnreadableInput' | 'NotAvailable';
+export type CliErrorCode = 'Usage' | 'UnreadableInput' | 'NotAvailable' | 'Unreachable';
 
 /** A failure the user can fix by changing the command line or the input files. */
 export class CliError extends Error {

@@ -13,6 +13,7 @@ function cli(...argv: string[]): { code: number; out: string; err: string } {
   let out = '';
   let err = '';
   const code = run(argv, { out: (t) => (out += t), err: (l) => (err += `${l}\n`) });
+  if (typeof code !== 'number') throw new Error(`palisade ${argv.join(' ')} is asynchronous`);
   return { code, out, err };
 }
 

@@ -21,6 +21,7 @@ export * from './identity/allocator.js';
 export * from './compiler/inputs.js';
 export * from './compiler/mapState.js';
 export * from './compiler/compiledState.js';
+export * from './compiler/snapshot.js';
 export * from './compiler/engine.js';
 export * from './evaluator/evaluator.js';
 export * from './evaluator/conntrack.js';

@@ -110,6 +110,8 @@ struct {
 #define CT_LIFETIME_TCP (6ULL * 3600 * 1000000000ULL)
 #define CT_LIFETIME_TCP_CLOSING (10ULL * 1000000000ULL)
 #define CT_LIFETIME_OTHER (60ULL * 1000000000ULL)
+/* How stale last_seen may get before a packet refreshes it. */
+#define CT_TOUCH_NS (1000000000ULL)
 
 /* What the parser extracts from a packet. */
 struct pkt {
@@ -452,15 +454,20 @@ static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
 			}
 			ct->policy_epoch = epoch;
 		}
-		ct->last_seen_ns = now;
-		if (p.protocol == IPPROTO_TCP) {
+		/* Writes to the shared entry only when something changes (at most every
+		 * CT_TOUCH_NS for the timestamp): a write per packet bounces the cache line
+		 * between CPUs. */
+		if (now - ct->last_seen_ns > CT_TOUCH_NS)
+			ct->last_seen_ns = now;
+		if (p.protocol == IPPROTO_TCP && (p.tcp_flags & 0x05)) {
 			if (p.tcp_flags & 0x01)
 				ct->flags |= PAL_CT_TCP_FIN_SEEN;
 			if (p.tcp_flags & 0x04)
 				ct->flags |= PAL_CT_TCP_RST_SEEN;
 		}
 		if (reply) {
-			ct->flags |= PAL_CT_REPLY_SEEN;
+			if (!(ct->flags & PAL_CT_REPLY_SEEN))
+				ct->flags |= PAL_CT_REPLY_SEEN;
 			count(PAL_CNT_PASS_REPLY);
 		} else {
 			count(PAL_CNT_PASS_ESTABLISHED);

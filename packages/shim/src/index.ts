@@ -16,6 +16,7 @@ export * from './reconciler/registry.js';
 export * from './flows/flowBuffer.js';
 export * from './flows/flowRecord.js';
 export * from './source/localSource.js';
+export * from './source/snapshotSource.js';
 export * from './shim.js';
 export * from './api/server.js';
 export * from './api/client.js';

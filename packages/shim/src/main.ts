@@ -3,10 +3,14 @@
  * palisade-shim: the node shim process. Wiring only: options → datapath → shim → local
  * policy source and local API, timers, signals.
  *
- *   palisade-shim --node NAME --policy-dir DIR [--socket PATH] [--state-dir DIR]
+ *   palisade-shim --node NAME (--policy-dir DIR… | --compiled FILE) [--socket PATH] [--state-dir DIR]
  *                 [--bpffs /sys/fs/bpf] [--capacity-policy N] [--capacity-ipcache N]
  *                 [--capacity-endpoints N] [--resync-interval MS] [--source-interval MS]
  *                 [--events-per-sec N]
+ *
+ * The policy comes from YAML objects compiled here (`--policy-dir`, for development and
+ * tests) or from a compiled snapshot (`--compiled`, the shape the operator sends), re-read
+ * when the files change, on SIGHUP, and on `POST /v1/reload`.
  *
  * On SIGTERM/SIGINT it stops serving and exits, leaving the programs attached and the
  * maps pinned: enforcement continues while it is away.
@@ -19,7 +23,9 @@ import { Datapath } from './bpf/datapath.js';
 import { ShimError } from './errors.js';
 import { jsonLogger } from './log.js';
 import { EndpointRegistry } from './reconciler/registry.js';
+import { emptyState } from '@palisade/core';
 import { LocalSource } from './source/localSource.js';
+import { readSnapshot } from './source/snapshotSource.js';
 import { Shim } from './shim.js';
 import { serveLocalApi } from './api/server.js';
 import { defaultSocket } from './api/client.js';
@@ -52,6 +58,7 @@ async function main(): Promise<void> {
     options: {
       node: { type: 'string' },
       'policy-dir': { type: 'string', multiple: true },
+      compiled: { type: 'string' },
       socket: { type: 'string' },
       'state-dir': { type: 'string' },
       bpffs: { type: 'string' },
@@ -92,13 +99,20 @@ async function main(): Promise<void> {
     log,
     ...(eventsPerSec !== undefined ? { eventsPerSec } : {}),
   });
-  const paths = values['policy-dir'] ?? [];
-  const source = new LocalSource(paths);
+  if (values.compiled && values['policy-dir'])
+    throw new ShimError('INVALID_REQUEST', 'give --policy-dir or --compiled, not both');
+  const compiled = values.compiled;
+  const paths = compiled ? [compiled] : (values['policy-dir'] ?? []);
+  const local = compiled ? undefined : new LocalSource(paths);
+  let state = compiled ? readSnapshot(compiled) : emptyState();
   const reload = (): void => {
-    for (const p of source.reload()) log.warn('policy source problem', { ...p });
+    if (local) {
+      for (const p of local.reload()) log.warn('policy source problem', { ...p });
+      state = local.state;
+    } else if (compiled) state = readSnapshot(compiled);
   };
-  reload();
-  const applied = shim.start(source.state);
+  if (local) reload();
+  const applied = shim.start(state);
   log.info('shim started', {
     node,
     pinDir: datapath.pinDir,
@@ -112,7 +126,7 @@ async function main(): Promise<void> {
     reload: () => {
       fp = fingerprint(paths);
       reload();
-      return shim.setState(source.state);
+      return shim.setState(state);
     },
   });
   log.info('local API listening', { socket });
@@ -139,7 +153,7 @@ async function main(): Promise<void> {
         if (next === fp) return;
         fp = next;
         reload();
-        const r = shim.setState(source.state);
+        const r = shim.setState(state);
         log.info('policy applied', { ...r });
       }),
       positive('source-interval', values['source-interval']) ?? 1000,
@@ -149,7 +163,7 @@ async function main(): Promise<void> {
     'SIGHUP',
     guard('policy reload', () => {
       reload();
-      shim.setState(source.state);
+      shim.setState(state);
     }),
   );
   const stop = (): void => {

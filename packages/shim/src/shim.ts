@@ -12,7 +12,8 @@ import { addon, type RingbufHandle } from './native/addon.js';
 import { ShimError, type ShimErrorCode } from './errors.js';
 import type { Datapath } from './bpf/datapath.js';
 import { COUNTERS, COUNTER_SLOTS, flowEvent } from './bpf/layouts.js';
-import { desiredMaps, type DesiredMaps } from './reconciler/desired.js';
+import { desiredIpcache, desiredMaps, type DesiredMaps } from './reconciler/desired.js';
+import type { MapContents } from './bpf/maps.js';
 import { Reconciler, type ApplyResult } from './reconciler/reconciler.js';
 import type { EndpointRegistry } from './reconciler/registry.js';
 import type { LocalEndpoint } from './reconciler/endpoint.js';
@@ -53,12 +54,16 @@ export interface ShimStatus {
   readonly lastError?: ShimFailure;
   readonly counters: Record<string, number>;
   readonly flowsSeen: number;
+  /** The process's memory (bytes): resident set and the JavaScript heap in use. */
+  readonly memory: { rss: number; heapUsed: number; external: number };
 }
 
 /** One node's shim. */
 export class Shim {
   private state: CompiledState = emptyState();
   private desired: DesiredMaps | undefined;
+  /** The ipcache part of the desired maps for the current state (endpoint changes reuse it). */
+  private ipcache: MapContents | undefined;
   private readonly reconciler: Reconciler;
   private readonly flows: FlowBuffer<FlowRecord>;
   private ring: RingbufHandle | undefined;
@@ -94,6 +99,7 @@ export class Shim {
     let r: ApplyResult | undefined;
     if (initial) {
       this.state = initial;
+      this.ipcache = undefined;
       r = this.reconcile({ resync: true });
     } else {
       this.reconciler.adopt();
@@ -106,12 +112,15 @@ export class Shim {
   /** Sets a new compiled state and applies it. */
   setState(state: CompiledState): ApplyResult {
     this.state = state;
+    this.ipcache = undefined;
     return this.reconcile();
   }
 
   /** Applies the current state; with `resync`, re-reads the kernel first (repairs drift). */
   reconcile(opts: { resync?: boolean } = {}): ApplyResult {
+    this.ipcache ??= desiredIpcache(this.state);
     const desired = desiredMaps(this.state, this.o.registry.list(), {
+      ipcache: this.ipcache,
       ...(this.o.proxyPort !== undefined ? { proxyPort: this.o.proxyPort } : {}),
     });
     try {
@@ -239,6 +248,9 @@ export class Shim {
       ...(this.lastError ? { lastError: this.lastError } : {}),
       counters: this.counters(),
       flowsSeen: this.flows.total,
+      memory: (({ rss, heapUsed, external }) => ({ rss, heapUsed, external }))(
+        process.memoryUsage(),
+      ),
     };
   }
 

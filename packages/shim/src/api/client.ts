@@ -20,6 +20,9 @@ export function callShim(
     const req = request(
       {
         socketPath,
+        // A fresh connection per call: a kept-alive socket the shim has closed meanwhile
+        // would fail the next request with EPIPE.
+        agent: false,
         method,
         path,
         timeout: timeoutMs,

@@ -1,30 +1,48 @@
 /**
  * Datapath benchmark (root): packets per second between two pod namespaces through the
- * node namespace, with iperf3 UDP and 64-byte payloads, in one run:
+ * node namespace, iperf3 UDP with 64-byte payloads. Each scenario is measured in rounds
+ * that alternate with its baseline (no program on the veths, no iptables rules), and the
+ * median of the per-round ratios is reported, so machine noise hits both sides alike:
  *
- *   - no program on the veths (the baseline, measured before, between and after),
- *   - Palisade's programs with 0 / 1k / 10k / 100k extra policy entries,
- *   - no program but iptables FORWARD chains of 1k / 10k non-matching rules.
+ *   - Palisade's programs with the test policy plus 0 / 1k / 10k / 100k more policy
+ *     entries (delivered to the shim as a compiled snapshot, applied by its reconciler),
+ *   - no program but an iptables FORWARD chain of 1k / 10k non-matching rules.
  *
- * Then the addon's map update throughput (batched vs one call per entry) and the shim's
- * RSS with 100 endpoints and 10k ipcache entries. Every figure is printed next to its
- * baseline; ratios are what to compare across machines.
+ * Then the addon's map update throughput (batched vs one call per entry), and the shim's
+ * RSS with 100 endpoints and 10k ipcache entries.
  *
- *   pnpm -s bench:datapath [--seconds 3]
+ *   pnpm -s bench:datapath [--seconds 2] [--rounds 3]
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { toSnapshot, type CompiledSnapshot, type PolicyMapEntry } from '@palisade/core';
 import { addon } from '../native/addon.js';
 import { policyKey, policyValue, VERDICT } from '../bpf/layouts.js';
+import { LocalSource } from '../source/localSource.js';
+import type { LocalEndpoint } from '../reconciler/endpoint.js';
+import type { ApplyResult } from '../reconciler/reconciler.js';
 import { NodeFixture, ip, privilegedSkipReason } from '../testing/nodeFixture.js';
 
 const args = process.argv.slice(2);
-const secIdx = args.indexOf('--seconds');
-const SECONDS = secIdx >= 0 ? Number(args[secIdx + 1]) : 3;
+const opt = (name: string, dflt: number): number => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : dflt;
+};
+const SECONDS = opt('seconds', 2);
+const ROUNDS = opt('rounds', 3);
 
-function iperfPps(node: NodeFixture, fromNs: string, to: string): number {
+const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
+const rssKiB = (pid: number | undefined): number =>
+  Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+
+function iperf(fromNs: string, to: string, seconds: number): number {
   const out = execFileSync(
     'ip',
     [
@@ -40,21 +58,33 @@ function iperfPps(node: NodeFixture, fromNs: string, to: string): number {
       '-l',
       '64',
       '-t',
-      String(SECONDS),
+      String(seconds),
       '-J',
     ],
     { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
   );
-  void node;
-  const j = JSON.parse(out) as {
-    end: { sum: { packets: number; lost_packets: number; seconds: number } };
-  };
-  const s = j.end.sum;
+  const s = (
+    JSON.parse(out) as { end: { sum: { packets: number; lost_packets: number; seconds: number } } }
+  ).end.sum;
   return (s.packets - s.lost_packets) / s.seconds;
 }
 
-function fmt(n: number): string {
-  return Math.round(n).toLocaleString('en-US');
+/** `n` extra allow entries for the given subjects, as many remotes and ports as a busy node holds. */
+function fillers(subjects: readonly number[], n: number): PolicyMapEntry[] {
+  const out: PolicyMapEntry[] = [];
+  for (let i = 0; i < n; i++)
+    out.push({
+      key: {
+        subject: subjects[i % subjects.length] as number,
+        direction: (i >> 1) % 2 === 0 ? 'ingress' : 'egress',
+        remote: 1_000_000 + i,
+        protocol: 6,
+        port: 1 + (i % 65000),
+        prefixLen: 16,
+      },
+      value: { verdict: 'allow', rules: ['bench/filler'] },
+    });
+  return out;
 }
 
 async function main(): Promise<void> {
@@ -86,101 +116,94 @@ async function main(): Promise<void> {
         },
       },
     ]);
-    await node.apply();
-    const srv = spawn('ip', ['netns', 'exec', b.netns, 'iperf3', '-s'], { stdio: 'ignore' });
-    servers.push(srv);
-    await new Promise((r) => setTimeout(r, 500));
-    const hostIfs = (
-      (await node.api('GET', '/v1/endpoints')) as { endpoints: { hostIfName: string }[] }
-    ).endpoints.map((e) => e.hostIfName);
-    const status = (await node.api('GET', '/v1/status')) as {
-      maps: Record<string, { entries: number }>;
-    };
-
-    const detach = (): void => {
-      for (const dev of hostIfs)
-        for (const dir of ['ingress', 'egress'])
-          execFileSync('ip', ['netns', 'exec', node.name, 'tc', 'filter', 'del', 'dev', dev, dir], {
-            stdio: 'ignore',
-          });
-    };
-    const results: { label: string; pps: number }[] = [];
-    const baselines: number[] = [];
-    const measure = (label: string, baseline = false): void => {
-      iperfPps(node, a.netns, b.ipv4); // warm-up (ARP, conntrack) — short runs are noisy
-      const pps = iperfPps(node, a.netns, b.ipv4);
-      if (baseline) baselines.push(pps);
-      results.push({ label, pps });
-      process.stderr.write(`  ${label}: ${fmt(pps)} pps\n`);
-    };
-
-    // --- Palisade, with filler policy entries written straight into the pinned map -----------
-    await node.stopShim('SIGTERM'); // programs stay attached; nobody repairs the fillers
-    const x = addon();
-    const policyFd = x.objGet(join(node.pinDir, 'pal_policy'));
-    const fill = (n: number, first: number): { keys: Buffer; values: Buffer } => {
-      const keys = Buffer.alloc(n * policyKey.size);
-      const values = Buffer.alloc(n * policyValue.size);
-      for (let i = 0; i < n; i++) {
-        // Entries for the two endpoints' own identity range, as many remotes and ports as a
-        // busy node holds: the trie gets as deep as it would in practice.
-        policyKey.encode(keys, i * policyKey.size, {
-          subject: 256 + (i % 2),
-          remote: 1_000_000 + first + i,
-          direction: (i >> 1) % 2 === 0 ? 0 : 1,
-          protocol: 6,
-          port: 1 + ((first + i) % 65000),
-          portPrefixLen: 16,
-        });
-        policyValue.encode(values, i * policyValue.size, VERDICT.allow, 1);
-      }
-      return { keys, values };
-    };
-    process.stderr.write(
-      `datapath benchmark: iperf3 UDP, 64-byte payloads, ${SECONDS} s per figure\n`,
-    );
-    detach();
-    measure('no program (baseline 1)', true);
-    await node.startShim(); // re-attaches
-    measure(`palisade, ${status.maps.pal_policy?.entries ?? 0} policy entries`);
+    // From here on the shim is fed compiled snapshots, the shape the operator sends.
+    const local = new LocalSource([node.policyDir]);
+    local.reload();
+    const base = toSnapshot(local.state);
+    const snapshotPath = join(node.dir, 'compiled.json');
+    const writeSnapshot = (s: CompiledSnapshot): void =>
+      writeFileSync(snapshotPath, JSON.stringify(s));
+    writeSnapshot(base);
     await node.stopShim('SIGTERM');
-    let filled = 0;
-    let batchRate = 0;
-    for (const target of [1_000, 10_000, 100_000]) {
-      const f = fill(target - filled, filled);
-      const t0 = performance.now();
-      for (let off = 0; off < target - filled; off += 10_000) {
-        const n = Math.min(10_000, target - filled - off);
-        x.mapUpdate(
-          policyFd,
-          f.keys.subarray(off * policyKey.size, (off + n) * policyKey.size),
-          f.values.subarray(off * policyValue.size, (off + n) * policyValue.size),
-          n,
-          0,
-        );
-      }
-      const ms = performance.now() - t0;
-      if (target === 100_000) batchRate = ((target - filled) / ms) * 1000;
-      filled = target;
-      measure(`palisade, ${fmt(target)} extra policy entries`);
-    }
-    // One call per entry, for the update-throughput baseline.
-    const single = fill(20_000, 200_000);
-    const t1 = performance.now();
-    for (let i = 0; i < 20_000; i++)
-      x.mapUpdate(
-        policyFd,
-        single.keys.subarray(i * policyKey.size, (i + 1) * policyKey.size),
-        single.values.subarray(i * policyValue.size, (i + 1) * policyValue.size),
-        1,
-        0,
-      );
-    const singleRate = (20_000 / (performance.now() - t1)) * 1000;
-    x.closeFd(policyFd);
+    await node.startShim([], { compiled: snapshotPath });
+    const subjects = base.endpoints.map((e) => e.identity);
 
-    // --- iptables, no program -------------------------------------------------------------
-    detach();
-    measure('no program (baseline 2)', true);
+    servers.push(spawn('ip', ['netns', 'exec', b.netns, 'iperf3', '-s'], { stdio: 'ignore' }));
+    await new Promise((r) => setTimeout(r, 500));
+    const endpoints = ((await node.api('GET', '/v1/endpoints')) as { endpoints: LocalEndpoint[] })
+      .endpoints;
+    const detach = (): void => {
+      for (const e of endpoints)
+        for (const dir of ['ingress', 'egress'])
+          execFileSync(
+            'ip',
+            ['netns', 'exec', node.name, 'tc', 'filter', 'del', 'dev', e.hostIfName, dir],
+            {
+              stdio: 'ignore',
+            },
+          );
+    };
+    const attach = async (): Promise<void> => {
+      for (const e of endpoints)
+        await node.api('POST', '/v1/endpoints', {
+          ...e,
+          pod: { namespace: 'x', name: e.pod.split('/')[1] },
+        });
+    };
+    const measure = (): number => {
+      iperf(a.netns, b.ipv4, 1); // warm-up: neighbours, conntrack, CPU frequency
+      return iperf(a.netns, b.ipv4, SECONDS);
+    };
+    const rows: { label: string; pps: number; basePps: number; ratio: number; note?: string }[] =
+      [];
+    const scenario = async (
+      label: string,
+      on: () => Promise<void> | void,
+      off: () => Promise<void> | void,
+      note?: string,
+    ): Promise<void> => {
+      const ratios: number[] = [];
+      const pps: number[] = [];
+      const basePps: number[] = [];
+      for (let r = 0; r < ROUNDS; r++) {
+        await off();
+        const b0 = measure();
+        await on();
+        const p = measure();
+        ratios.push(p / b0);
+        pps.push(p);
+        basePps.push(b0);
+      }
+      await off();
+      const row = {
+        label,
+        pps: median(pps),
+        basePps: median(basePps),
+        ratio: median(ratios),
+        ...(note ? { note } : {}),
+      };
+      rows.push(row);
+      process.stderr.write(
+        `  ${label}: ${fmt(row.pps)} pps vs ${fmt(row.basePps)} (${row.ratio.toFixed(3)}x)\n`,
+      );
+    };
+
+    process.stderr.write(
+      `datapath benchmark: iperf3 UDP 64 B, ${SECONDS} s per figure, ${ROUNDS} rounds against the no-program baseline\n`,
+    );
+    for (const n of [0, 1_000, 10_000, 100_000]) {
+      writeSnapshot({ ...base, policy: [...base.policy, ...fillers(subjects, n)] });
+      const r = (await node.api('POST', '/v1/reload')) as ApplyResult;
+      const st = (await node.api('GET', '/v1/status')) as {
+        maps: Record<string, { entries: number }>;
+      };
+      await scenario(
+        `palisade, ${fmt(st.maps.pal_policy?.entries ?? 0)} policy entries`,
+        attach,
+        detach,
+        `applied +${fmt(r.upserts.policy)}/-${fmt(r.removes.policy)} entries in ${r.ms.toFixed(0)} ms`,
+      );
+    }
     for (const n of [1_000, 10_000]) {
       const rules = ['*filter', ':FORWARD ACCEPT [0:0]'];
       for (let i = 0; i < n; i++)
@@ -190,16 +213,58 @@ async function main(): Promise<void> {
       rules.push('COMMIT', '');
       const file = join(node.dir, 'rules.txt');
       writeFileSync(file, rules.join('\n'));
-      execFileSync('ip', ['netns', 'exec', node.name, 'iptables-restore', file]);
-      measure(`iptables, ${fmt(n)} rules`);
+      await scenario(
+        `iptables, ${fmt(n)} rules (no program)`,
+        () => void execFileSync('ip', ['netns', 'exec', node.name, 'iptables-restore', file]),
+        () => void execFileSync('ip', ['netns', 'exec', node.name, 'iptables', '-F', 'FORWARD']),
+      );
     }
-    execFileSync('ip', ['netns', 'exec', node.name, 'iptables', '-F', 'FORWARD']);
-    measure('no program (baseline 3)', true);
+    await attach();
 
-    // --- shim RSS: 100 endpoints, 10k ipcache entries ---------------------------------------
-    const pods: unknown[] = [];
+    // --- map update throughput through the addon ---------------------------------------------
+    const x = addon();
+    const fd = x.objGet(join(node.pinDir, 'pal_policy'));
+    const N = 50_000;
+    const keys = Buffer.alloc(N * policyKey.size);
+    const values = Buffer.alloc(N * policyValue.size);
+    for (let i = 0; i < N; i++) {
+      policyKey.encode(keys, i * policyKey.size, {
+        subject: 9_000_000,
+        remote: i,
+        direction: 0,
+        protocol: 17,
+        port: 1 + (i % 65000),
+        portPrefixLen: 16,
+      });
+      policyValue.encode(values, i * policyValue.size, VERDICT.allow, 1);
+    }
+    let t = performance.now();
+    for (let off = 0; off < N; off += 10_000)
+      x.mapUpdate(
+        fd,
+        keys.subarray(off * 16, (off + 10_000) * 16),
+        values.subarray(off * 8, (off + 10_000) * 8),
+        10_000,
+        0,
+      );
+    const batched = (N / (performance.now() - t)) * 1000;
+    t = performance.now();
+    for (let i = 0; i < N; i++)
+      x.mapUpdate(
+        fd,
+        keys.subarray(i * 16, (i + 1) * 16),
+        values.subarray(i * 8, (i + 1) * 8),
+        1,
+        0,
+      );
+    const single = (N / (performance.now() - t)) * 1000;
+    x.mapDelete(fd, keys, N);
+    x.closeFd(fd);
+
+    // --- shim RSS: 100 endpoints, 10k ipcache entries ------------------------------------------
+    const remote: unknown[] = [];
     for (let i = 0; i < 10_000; i++)
-      pods.push({
+      remote.push({
         apiVersion: 'v1',
         kind: 'Pod',
         metadata: { name: `remote-${i}`, namespace: 'remote', labels: { app: `r${i % 50}` } },
@@ -208,60 +273,58 @@ async function main(): Promise<void> {
       });
     writeFileSync(
       join(node.policyDir, '10-remote.yaml'),
-      pods.map((p) => stringify(p)).join('---\n'),
+      remote.map((p) => stringify(p)).join('---\n'),
     );
-    await node.startShim();
-    const batch: string[] = [];
-    for (let i = 0; i < 98; i++) batch.push(`link add pb${i} type veth peer name pbp${i}`);
-    writeFileSync(join(node.dir, 'links.batch'), `${batch.join('\n')}\n`);
+    local.reload();
+    writeSnapshot(toSnapshot(local.state));
+    await node.api('POST', '/v1/reload');
+    const links: string[] = [];
+    for (let i = 0; i < 98; i++) links.push(`link add pb${i} type veth peer name pbp${i}`);
+    writeFileSync(join(node.dir, 'links.batch'), `${links.join('\n')}\n`);
     ip('-n', node.name, '-batch', join(node.dir, 'links.batch'));
-    for (let i = 0; i < 98; i++) {
-      const idx = Number(
-        execFileSync('ip', ['netns', 'exec', node.name, 'cat', `/sys/class/net/pb${i}/ifindex`], {
-          encoding: 'utf8',
-        }).trim(),
-      );
+    const ifindex = JSON.parse(ip('-n', node.name, '-j', 'link', 'show')) as {
+      ifname: string;
+      ifindex: number;
+    }[];
+    for (let i = 0; i < 98; i++)
       await node.api('POST', '/v1/endpoints', {
         containerId: `bench-${i}`,
         hostIfName: `pb${i}`,
-        hostIfIndex: idx,
+        hostIfIndex: ifindex.find((l) => l.ifname === `pb${i}`)?.ifindex,
         ips: [`10.251.0.${i + 1}`],
         pod: { namespace: 'bench', name: `p${i}` },
       });
-    }
-    await node.apply();
+    await new Promise((r) => setTimeout(r, 1000));
     const st = (await node.api('GET', '/v1/status')) as {
       endpoints: number;
       maps: Record<string, { entries: number }>;
+      memory: { rss: number; heapUsed: number; external: number };
     };
-    const pid = node.shimPid;
-    const rssKiB = Number(
-      /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0,
-    );
+    const shimKiB = rssKiB(node.shimPid);
     const idle = spawn(process.execPath, ['-e', 'setTimeout(()=>{},2000)']);
     await new Promise((r) => setTimeout(r, 500));
-    const idleKiB = Number(
-      /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${idle.pid}/status`, 'utf8'))?.[1] ?? 0,
-    );
+    const idleKiB = rssKiB(idle.pid);
     idle.kill();
 
-    // --- report ----------------------------------------------------------------------------
-    const base = baselines.reduce((s, v) => s + v, 0) / baselines.length;
-    const spread = (Math.max(...baselines) - Math.min(...baselines)) / base;
+    // --- report ------------------------------------------------------------------------------
     console.log(
-      `\nPackets per second, iperf3 UDP 64 B, ${SECONDS} s each (baseline = mean of ${baselines.length} no-program runs, spread ${(spread * 100).toFixed(1)}%)`,
+      `\nPackets per second, iperf3 UDP 64 B, ${SECONDS} s per figure, median of ${ROUNDS} rounds`,
     );
-    console.log(`${'scenario'.padEnd(42)} ${'pps'.padStart(12)}  ratio`);
-    for (const r of results)
+    console.log(`${'scenario'.padEnd(40)} ${'pps'.padStart(10)} ${'baseline'.padStart(10)}  ratio`);
+    for (const r of rows)
       console.log(
-        `${r.label.padEnd(42)} ${fmt(r.pps).padStart(12)}  ${(r.pps / base).toFixed(3)}x`,
+        `${r.label.padEnd(40)} ${fmt(r.pps).padStart(10)} ${fmt(r.basePps).padStart(10)}  ${r.ratio.toFixed(3)}x${r.note ? `   (${r.note})` : ''}`,
       );
     console.log(
-      `\nMap updates through the addon (policy map): batched ${fmt(batchRate)} entries/s; one call per entry ${fmt(singleRate)} entries/s (${(batchRate / singleRate).toFixed(1)}x)`,
+      `\nMap updates through the addon (policy map, ${fmt(N)} entries): batched ${fmt(batched)}/s; one call per entry ${fmt(single)}/s (${(batched / single).toFixed(1)}x)`,
     );
     console.log(
-      `\nShim RSS with ${st.endpoints} endpoints and ${fmt(st.maps.pal_ipcache?.entries ?? 0)} ipcache entries: ${(rssKiB / 1024).toFixed(1)} MiB (goal <= 100 MiB; an idle node process: ${(idleKiB / 1024).toFixed(1)} MiB)`,
+      `\nShim RSS with ${st.endpoints} endpoints and ${fmt(st.maps.pal_ipcache?.entries ?? 0)} ipcache entries (compiled snapshot source): ${(shimKiB / 1024).toFixed(1)} MiB (goal <= 100 MiB; an idle node process: ${(idleKiB / 1024).toFixed(1)} MiB)` +
+        `\n  of which JavaScript heap in use ${(st.memory.heapUsed / 1048576).toFixed(1)} MiB, external (Buffers) ${(st.memory.external / 1048576).toFixed(1)} MiB`,
     );
+  } catch (e) {
+    process.stderr.write(`shim log:\n${node.log.split('\n').slice(-15).join('\n')}\n`);
+    throw e;
   } finally {
     for (const s of servers) s.kill();
     await node.close();

@@ -51,14 +51,32 @@ export function ruleRef(rules: readonly string[]): number {
   return h === 0 ? 1 : h;
 }
 
-/** Computes the desired maps. */
+/** The desired ipcache map: every prefix of the state. Depends on the state only. */
+export function desiredIpcache(state: CompiledState): MapContents {
+  const out: MapContents = new Map();
+  for (const [text, identity] of state.ipcache) {
+    const p = parsePrefix(text);
+    if (!p) continue;
+    const k = Buffer.allocUnsafe(ipcacheKey.size);
+    ipcacheKey.encode(k, 0, p.family, p.addr, p.len);
+    const v = Buffer.allocUnsafe(ipcacheValue.size);
+    ipcacheValue.encode(v, 0, identity);
+    out.set(k.toString('latin1'), v);
+  }
+  return out;
+}
+
+/**
+ * Computes the desired maps. `ipcache`, when given, is `desiredIpcache(state)` computed
+ * earlier for this same state (it does not depend on the endpoints).
+ */
 export function desiredMaps(
   state: CompiledState,
   endpoints: Iterable<LocalEndpoint>,
-  options: { proxyPort?: number } = {},
+  options: { proxyPort?: number; ipcache?: MapContents } = {},
 ): DesiredMaps {
   const out: DesiredMaps = {
-    ipcache: new Map(),
+    ipcache: options.ipcache ?? desiredIpcache(state),
     policy: new Map(),
     endpoints: new Map(),
     rules: new Map(),
@@ -102,15 +120,6 @@ export function desiredMaps(
       e.value.verdict === 'redirect' ? (options.proxyPort ?? 0) : 0,
     );
     out.policy.set(k.toString('latin1'), v);
-  }
-  for (const [text, identity] of state.ipcache) {
-    const p = parsePrefix(text);
-    if (!p) continue;
-    const k = Buffer.allocUnsafe(ipcacheKey.size);
-    ipcacheKey.encode(k, 0, p.family, p.addr, p.len);
-    const v = Buffer.allocUnsafe(ipcacheValue.size);
-    ipcacheValue.encode(v, 0, identity);
-    out.ipcache.set(k.toString('latin1'), v);
   }
   return out;
 }

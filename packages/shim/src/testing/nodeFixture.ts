@@ -113,8 +113,14 @@ export class NodeFixture {
     return join(TEST_BPFFS, 'palisade', this.name);
   }
 
-  /** Starts the shim (in the node's namespace) and waits until its API answers. */
-  async startShim(extra: readonly string[] = []): Promise<void> {
+  /**
+   * Starts the shim (in the node's namespace) and waits until its API answers. It reads the
+   * policy directory, or with `compiled` a compiled snapshot file.
+   */
+  async startShim(
+    extra: readonly string[] = [],
+    source: { compiled?: string } = {},
+  ): Promise<void> {
     if (this.shim) throw new Error('shim already running');
     const args = [
       'netns',
@@ -126,8 +132,7 @@ export class NodeFixture {
       this.name,
       '--bpffs',
       TEST_BPFFS,
-      '--policy-dir',
-      this.policyDir,
+      ...(source.compiled ? ['--compiled', source.compiled] : ['--policy-dir', this.policyDir]),
       '--socket',
       this.socket,
       '--state-dir',

@@ -1,0 +1,141 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { InMemoryAllocator, parseObject, PolicyEngine, Reserved } from '@palisade/core';
+import {
+  EP_FLAGS,
+  endpointValue,
+  ipcacheValue,
+  policyKey,
+  policyValue,
+  VERDICT,
+} from '../bpf/layouts.js';
+import { desiredMaps, ruleRef } from './desired.js';
+import { diffMap } from './diff.js';
+import type { LocalEndpoint } from './endpoint.js';
+
+function engineWith(objects: unknown[]): PolicyEngine {
+  const e = new PolicyEngine({ numbering: new InMemoryAllocator() });
+  for (const o of objects) {
+    const p = parseObject(o);
+    if (p.kind === 'Namespace') e.upsertNamespace(p.namespace);
+    else if (p.kind === 'Pod') e.upsertPod(p.pod);
+    else e.upsertPolicy(p.policy);
+  }
+  e.flush();
+  return e;
+}
+
+const pod = (name: string, ip: string, labels: Record<string, string>): unknown => ({
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name, namespace: 'x', labels },
+  status: { podIP: ip },
+});
+const ep = (name: string, ifindex: number, ip: string): LocalEndpoint => ({
+  containerId: `c-${name}`,
+  pod: `x/${name}`,
+  netns: '',
+  ifName: 'eth0',
+  hostIfName: `h${name}`,
+  hostIfIndex: ifindex,
+  ips: [ip],
+});
+
+const OBJECTS = [
+  { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'x' } },
+  pod('a', '10.0.0.1', { app: 'a' }),
+  pod('b', '10.0.0.2', { app: 'b' }),
+  pod('elsewhere', '10.0.9.9', { app: 'e' }),
+  {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { name: 'b', namespace: 'x' },
+    spec: {
+      podSelector: { matchLabels: { app: 'b' } },
+      ingress: [{ from: [{ podSelector: { matchLabels: { app: 'a' } } }], ports: [{ port: 80 }] }],
+    },
+  },
+  {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { name: 'e', namespace: 'x' },
+    spec: { podSelector: { matchLabels: { app: 'e' } }, policyTypes: ['Egress'] },
+  },
+];
+
+describe('desired maps', () => {
+  const e = engineWith(OBJECTS);
+  const s = e.compiled;
+  const idOf = (name: string): number => s.endpoints.get(`x/${name}`)?.identity ?? -1;
+
+  it('endpoints carry identity and isolation flags; unknown pods are NOT_READY', () => {
+    const d = desiredMaps(s, [
+      ep('a', 10, '10.0.0.1'),
+      ep('b', 11, '10.0.0.2'),
+      ep('ghost', 12, '10.0.0.3'),
+    ]);
+    const val = (ifindex: number) => {
+      const k = Buffer.alloc(4);
+      k.writeUInt32LE(ifindex);
+      const v = d.endpoints.get(k.toString('latin1'));
+      assert.ok(v);
+      return endpointValue.decode(v, 0);
+    };
+    assert.deepEqual(val(10), { identity: idOf('a'), flags: 0 });
+    assert.deepEqual(val(11), { identity: idOf('b'), flags: EP_FLAGS.ingressIsolated });
+    assert.deepEqual(val(12), { identity: Reserved.Init, flags: EP_FLAGS.notReady });
+  });
+
+  it('holds the policy entries of local identities only, with rule references', () => {
+    const d = desiredMaps(s, [ep('b', 11, '10.0.0.2')]);
+    assert.ok(d.policy.size > 0);
+    for (const [k, v] of d.policy) {
+      const key = policyKey.decode(Buffer.from(k, 'latin1'), 0);
+      assert.equal(key.subject, idOf('b'), 'only b (the local endpoint) has entries');
+      const val = policyValue.decode(v, 0);
+      assert.equal(val.verdict, VERDICT.allow);
+      const rules = d.rules.get(val.ruleRef);
+      assert.ok(rules?.every((r) => r.startsWith('NetworkPolicy/x/b:')));
+      assert.equal(ruleRef(rules ?? []), val.ruleRef);
+    }
+    const none = desiredMaps(s, [ep('a', 10, '10.0.0.1')]);
+    assert.equal(
+      none.policy.size,
+      0,
+      "a is selected by no policy: it has no entries, e's stay off this node",
+    );
+  });
+
+  it('keeps every ipcache prefix (a remote address never falls back to world)', () => {
+    const d = desiredMaps(s, []);
+    assert.equal(d.ipcache.size, s.ipcache.size);
+    const ids = [...d.ipcache.values()].map((v) => ipcacheValue.decode(v, 0)).sort();
+    assert.deepEqual(ids, [...s.ipcache.values()].sort());
+  });
+
+  it('a policy change diffs to exactly the changed entries', () => {
+    const before = desiredMaps(s, [ep('a', 10, '10.0.0.1'), ep('b', 11, '10.0.0.2')]);
+    const e2 = engineWith([
+      ...OBJECTS.slice(0, 4),
+      {
+        apiVersion: 'networking.k8s.io/v1',
+        kind: 'NetworkPolicy',
+        metadata: { name: 'b', namespace: 'x' },
+        spec: {
+          podSelector: { matchLabels: { app: 'b' } },
+          ingress: [
+            {
+              from: [{ podSelector: { matchLabels: { app: 'a' } } }],
+              ports: [{ port: 80 }, { port: 443 }],
+            },
+          ],
+        },
+      },
+    ]);
+    const after = desiredMaps(e2.compiled, [ep('a', 10, '10.0.0.1'), ep('b', 11, '10.0.0.2')]);
+    const d = diffMap(after.policy, before.policy);
+    assert.equal(d.remove.length, 0);
+    assert.ok(d.upsert.length >= 1 && d.upsert.length <= 2, `${d.upsert.length} upserts`);
+    assert.deepEqual(diffMap(before.policy, before.policy), { upsert: [], remove: [] });
+  });
+});
