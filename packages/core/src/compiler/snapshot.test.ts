@@ -20,7 +20,12 @@ describe('compiled snapshots', () => {
         metadata: { name: 'p', namespace: 'x' },
         spec: {
           podSelector: {},
-          ingress: [{ from: [{ ipBlock: { cidr: '10.0.0.0/8', except: ['10.1.0.0/16'] } }], ports: [{ port: 80, endPort: 90 }] }],
+          ingress: [
+            {
+              from: [{ ipBlock: { cidr: '10.0.0.0/8', except: ['10.1.0.0/16'] } }],
+              ports: [{ port: 80, endPort: 90 }],
+            },
+          ],
         },
       },
     ]);
