@@ -76,6 +76,8 @@ function parityPolicies(b: TestPod, subnets: { v4: string; v6: string }): unknow
       spec: {
         endpointSelector: { matchLabels: { app: 'd' } },
         ingress: [
+          // From anyone (remote 0 in the map): the deny on c must win across the two lookups.
+          { ports: [{ port: 8080, protocol: 'TCP' }] },
           {
             from: [{ entity: 'cluster' }],
             ports: [
@@ -88,7 +90,10 @@ function parityPolicies(b: TestPod, subnets: { v4: string; v6: string }): unknow
         ingressDeny: [
           {
             from: [{ endpointSelector: { matchLabels: { app: 'c' } } }],
-            ports: [{ port: 81, protocol: 'TCP' }],
+            ports: [
+              { port: 81, protocol: 'TCP' },
+              { port: 8080, protocol: 'TCP' },
+            ],
           },
         ],
       },
@@ -227,6 +232,12 @@ describe('datapath enforcement in the kernel', { skip }, () => {
     assert.equal(at('a->d tcp/81 v4'), true);
     assert.equal(at('c->d tcp/81 v4'), false);
     assert.equal(at('c->d tcp/81 v6'), false);
+    assert.equal(at('a->d tcp/8080 v4'), true, 'allowed from anyone');
+    assert.equal(
+      at('c->d tcp/8080 v4'),
+      false,
+      'a deny on one remote beats an allow for any remote',
+    );
     // ICMP types.
     assert.equal(at('a->d icmp/0 v4'), true);
     assert.equal(at('a->d icmp/0 v6'), true);
