@@ -255,8 +255,8 @@ static napi_value close_object(napi_env env, napi_callback_info info)
 	return NULL;
 }
 
-/* objectMapFd(handle, name) -> fd (owned by the object). */
-static napi_value object_map_fd(napi_env env, napi_callback_info info)
+/* The fd of a map or program of an object, by name (owned by the object). */
+static napi_value named_fd(napi_env env, napi_callback_info info, int is_map)
 {
 	ARGS(2);
 	char name[256];
@@ -264,31 +264,34 @@ static napi_value object_map_fd(napi_env env, napi_callback_info info)
 	if (!h)
 		return NULL;
 	if (!get_str(env, argv[1], name, sizeof(name)))
-		return throw_type(env, "objectMapFd(handle, name)");
-	struct bpf_map *m = bpf_object__find_map_by_name(h->obj, name);
-	if (!m) {
-		napi_throw_error(env, "ENOENT", "no such map in the object");
+		return throw_type(env, is_map ? "objectMapFd(handle, name)" :
+						"objectProgFd(handle, name)");
+	int fd = -1;
+	if (is_map) {
+		struct bpf_map *m = bpf_object__find_map_by_name(h->obj, name);
+		fd = m ? bpf_map__fd(m) : -1;
+	} else {
+		struct bpf_program *p = bpf_object__find_program_by_name(h->obj, name);
+		fd = p ? bpf_program__fd(p) : -1;
+	}
+	if (fd < 0) {
+		napi_throw_error(env, "ENOENT",
+				 is_map ? "no such map in the object" : "no such program in the object");
 		return NULL;
 	}
-	return num(env, bpf_map__fd(m));
+	return num(env, fd);
+}
+
+/* objectMapFd(handle, name) -> fd (owned by the object). */
+static napi_value object_map_fd(napi_env env, napi_callback_info info)
+{
+	return named_fd(env, info, 1);
 }
 
 /* objectProgFd(handle, name) -> fd (owned by the object). */
 static napi_value object_prog_fd(napi_env env, napi_callback_info info)
 {
-	ARGS(2);
-	char name[256];
-	struct obj_handle *h = argc >= 2 ? get_obj(env, argv[0]) : NULL;
-	if (!h)
-		return NULL;
-	if (!get_str(env, argv[1], name, sizeof(name)))
-		return throw_type(env, "objectProgFd(handle, name)");
-	struct bpf_program *p = bpf_object__find_program_by_name(h->obj, name);
-	if (!p) {
-		napi_throw_error(env, "ENOENT", "no such program in the object");
-		return NULL;
-	}
-	return num(env, bpf_program__fd(p));
+	return named_fd(env, info, 0);
 }
 
 /* ---- fds and maps ------------------------------------------------------------------------ */

@@ -19,7 +19,7 @@ import { hostname } from 'node:os';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Datapath } from './bpf/datapath.js';
+import { Datapath, type SizedMap } from './bpf/datapath.js';
 import { ShimError } from './errors.js';
 import { jsonLogger } from './log.js';
 import { EndpointRegistry } from './reconciler/registry.js';
@@ -73,17 +73,15 @@ async function main(): Promise<void> {
   });
   const node = values.node ?? hostname();
   const log = jsonLogger('shim');
-  const capacity = {
-    ...(positive('capacity-policy', values['capacity-policy']) !== undefined
-      ? { pal_policy: Number(values['capacity-policy']) }
-      : {}),
-    ...(positive('capacity-ipcache', values['capacity-ipcache']) !== undefined
-      ? { pal_ipcache: Number(values['capacity-ipcache']) }
-      : {}),
-    ...(positive('capacity-endpoints', values['capacity-endpoints']) !== undefined
-      ? { pal_endpoints: Number(values['capacity-endpoints']) }
-      : {}),
-  };
+  const capacity: Partial<Record<SizedMap, number>> = {};
+  for (const [flagName, map] of [
+    ['capacity-policy', 'pal_policy'],
+    ['capacity-ipcache', 'pal_ipcache'],
+    ['capacity-endpoints', 'pal_endpoints'],
+  ] as const) {
+    const n = positive(flagName, values[flagName]);
+    if (n !== undefined) capacity[map] = n;
+  }
   const datapath = Datapath.open({
     node,
     ...(values.bpffs ? { bpffs: values.bpffs } : {}),

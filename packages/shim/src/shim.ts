@@ -62,8 +62,11 @@ export interface ShimStatus {
 export class Shim {
   private state: CompiledState = emptyState();
   private desired: DesiredMaps | undefined;
-  /** The ipcache part of the desired maps for the current state (endpoint changes reuse it). */
-  private ipcache: MapContents | undefined;
+  /**
+   * What depends on the compiled state alone, computed once per state: the ipcache part of
+   * the desired maps (endpoint changes reuse it) and the pod of each address (flow records).
+   */
+  private perState: { ipcache?: MapContents; podByIp?: Map<string, string> } = {};
   private readonly reconciler: Reconciler;
   private readonly flows: FlowBuffer<FlowRecord>;
   private ring: RingbufHandle | undefined;
@@ -99,7 +102,7 @@ export class Shim {
     let r: ApplyResult | undefined;
     if (initial) {
       this.state = initial;
-      this.ipcache = undefined;
+      this.perState = {};
       r = this.reconcile({ resync: true });
     } else {
       this.reconciler.adopt();
@@ -112,15 +115,15 @@ export class Shim {
   /** Sets a new compiled state and applies it. */
   setState(state: CompiledState): ApplyResult {
     this.state = state;
-    this.ipcache = undefined;
+    this.perState = {};
     return this.reconcile();
   }
 
   /** Applies the current state; with `resync`, re-reads the kernel first (repairs drift). */
   reconcile(opts: { resync?: boolean } = {}): ApplyResult {
-    this.ipcache ??= desiredIpcache(this.state);
+    const ipcache = (this.perState.ipcache ??= desiredIpcache(this.state));
     const desired = desiredMaps(this.state, this.o.registry.list(), {
-      ipcache: this.ipcache,
+      ipcache,
       ...(this.o.proxyPort !== undefined ? { proxyPort: this.o.proxyPort } : {}),
     });
     try {
@@ -188,12 +191,7 @@ export class Shim {
     if (!this.ring) return 0;
     const records = addon().ringbufConsume(this.ring, max);
     if (records.length === 0) return 0;
-    const podByIp = new Map<string, string>();
-    for (const ep of this.state.endpoints.values())
-      for (const ip of ep.ips) {
-        const a = parseAddress(ip);
-        if (a) podByIp.set(`${a.family}:${a.addr}`, ep.pod);
-      }
+    const podByIp = (this.perState.podByIp ??= podsByAddress(this.state));
     const rules = this.desired?.rules;
     const names = {
       node: this.o.node,
@@ -331,6 +329,17 @@ export class Shim {
       error: (e as Error).message,
     });
   }
+}
+
+/** Each endpoint address (`family:number`) → its pod. */
+function podsByAddress(state: CompiledState): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const ep of state.endpoints.values())
+    for (const ip of ep.ips) {
+      const a = parseAddress(ip);
+      if (a) out.set(`${a.family}:${a.addr}`, ep.pod);
+    }
+  return out;
 }
 
 /** Checks the shape of an endpoint registration. */

@@ -70,21 +70,43 @@ function readAddr(buf: Buffer, off: number, family: Family): Address {
   return { family, addr: v };
 }
 
+/** Field offsets of `struct ipcache_key`. */
+const IPCACHE_KEY = { prefixlen: 0, family: 4, pad: 5, addr_be: 8 } as const;
+/** Field offsets of `struct ipcache_value`. */
+const IPCACHE_VALUE = { identity: 0, flags: 4 } as const;
+/** Field offsets of `struct policy_key`. */
+const POLICY_KEY = {
+  prefixlen: 0,
+  subject: 4,
+  remote: 8,
+  direction: 12,
+  protocol: 13,
+  port_be: 14,
+} as const;
+/** Field offsets of `struct policy_value`. */
+const POLICY_VALUE = { verdict: 0, flags: 1, proxy_port_be: 2, rule_ref: 4 } as const;
+/** Field offsets of `struct endpoint_value`. */
+const ENDPOINT_VALUE = { identity: 0, flags: 4 } as const;
+/** Field offsets of `struct pal_config`. */
+const CONFIG = { policy_epoch: 0, events_per_sec: 4, events_burst: 8, flags: 12 } as const;
+
 /** Mirrors `struct ipcache_key` (LPM: prefixlen counts 32 bits of family+pad first). */
 export const ipcacheKey = {
   size: 24,
   encode(buf: Buffer, off: number, family: Family, addr: bigint, prefixLen: number): void {
-    buf.writeUInt32LE(32 + prefixLen, off);
-    buf[off + 4] = family;
-    buf.fill(0, off + 5, off + 8);
-    writeAddr(buf, off + 8, { family, addr });
+    const o = IPCACHE_KEY;
+    buf.writeUInt32LE(32 + prefixLen, off + o.prefixlen);
+    buf[off + o.family] = family;
+    buf.fill(0, off + o.pad, off + o.addr_be);
+    writeAddr(buf, off + o.addr_be, { family, addr });
   },
   decode(buf: Buffer, off: number): { family: Family; addr: bigint; prefixLen: number } {
-    const family = buf[off + 4] === 6 ? 6 : 4;
+    const o = IPCACHE_KEY;
+    const family = buf[off + o.family] === 6 ? 6 : 4;
     return {
       family,
-      addr: readAddr(buf, off + 8, family).addr,
-      prefixLen: buf.readUInt32LE(off) - 32,
+      addr: readAddr(buf, off + o.addr_be, family).addr,
+      prefixLen: buf.readUInt32LE(off + o.prefixlen) - 32,
     };
   },
 };
@@ -93,11 +115,11 @@ export const ipcacheKey = {
 export const ipcacheValue = {
   size: 8,
   encode(buf: Buffer, off: number, identity: number): void {
-    buf.writeUInt32LE(identity, off);
-    buf.writeUInt32LE(0, off + 4);
+    buf.writeUInt32LE(identity, off + IPCACHE_VALUE.identity);
+    buf.writeUInt32LE(0, off + IPCACHE_VALUE.flags);
   },
   decode(buf: Buffer, off: number): number {
-    return buf.readUInt32LE(off);
+    return buf.readUInt32LE(off + IPCACHE_VALUE.identity);
   },
 };
 
@@ -116,23 +138,26 @@ export interface PolicyKeyFields {
 export const policyKey = {
   size: 16,
   encode(buf: Buffer, off: number, k: PolicyKeyFields): void {
+    const o = POLICY_KEY;
     const prefix =
       k.protocol === 0 ? POLICY_PREFIX_ANY_PROTO : POLICY_PREFIX_ANY_PROTO + 8 + k.portPrefixLen;
-    buf.writeUInt32LE(prefix, off);
-    buf.writeUInt32LE(k.subject, off + 4);
-    buf.writeUInt32LE(k.remote, off + 8);
-    buf[off + 12] = k.direction;
-    buf[off + 13] = k.protocol;
-    buf.writeUInt16BE(k.protocol === 0 ? 0 : k.port, off + 14);
+    buf.writeUInt32LE(prefix, off + o.prefixlen);
+    buf.writeUInt32LE(k.subject, off + o.subject);
+    buf.writeUInt32LE(k.remote, off + o.remote);
+    buf[off + o.direction] = k.direction;
+    buf[off + o.protocol] = k.protocol;
+    buf.writeUInt16BE(k.protocol === 0 ? 0 : k.port, off + o.port_be);
   },
   decode(buf: Buffer, off: number): PolicyKeyFields {
-    const prefix = buf.readUInt32LE(off);
+    const o = POLICY_KEY;
+    const prefix = buf.readUInt32LE(off + o.prefixlen);
+    const anyProto = prefix <= POLICY_PREFIX_ANY_PROTO;
     return {
-      subject: buf.readUInt32LE(off + 4),
-      remote: buf.readUInt32LE(off + 8),
-      direction: buf[off + 12] === 1 ? 1 : 0,
-      protocol: prefix <= POLICY_PREFIX_ANY_PROTO ? 0 : (buf[off + 13] ?? 0),
-      port: prefix <= POLICY_PREFIX_ANY_PROTO ? 0 : buf.readUInt16BE(off + 14),
+      subject: buf.readUInt32LE(off + o.subject),
+      remote: buf.readUInt32LE(off + o.remote),
+      direction: buf[off + o.direction] === 1 ? 1 : 0,
+      protocol: anyProto ? 0 : (buf[off + o.protocol] ?? 0),
+      port: anyProto ? 0 : buf.readUInt16BE(off + o.port_be),
       portPrefixLen: Math.max(0, prefix - POLICY_PREFIX_ANY_PROTO - 8),
     };
   },
@@ -142,16 +167,18 @@ export const policyKey = {
 export const policyValue = {
   size: 8,
   encode(buf: Buffer, off: number, verdict: number, ruleRef: number, proxyPort = 0): void {
-    buf[off] = verdict;
-    buf[off + 1] = 0;
-    buf.writeUInt16BE(proxyPort, off + 2);
-    buf.writeUInt32LE(ruleRef >>> 0, off + 4);
+    const o = POLICY_VALUE;
+    buf[off + o.verdict] = verdict;
+    buf[off + o.flags] = 0;
+    buf.writeUInt16BE(proxyPort, off + o.proxy_port_be);
+    buf.writeUInt32LE(ruleRef >>> 0, off + o.rule_ref);
   },
   decode(buf: Buffer, off: number): { verdict: number; proxyPort: number; ruleRef: number } {
+    const o = POLICY_VALUE;
     return {
-      verdict: buf[off] ?? 0,
-      proxyPort: buf.readUInt16BE(off + 2),
-      ruleRef: buf.readUInt32LE(off + 4),
+      verdict: buf[off + o.verdict] ?? 0,
+      proxyPort: buf.readUInt16BE(off + o.proxy_port_be),
+      ruleRef: buf.readUInt32LE(off + o.rule_ref),
     };
   },
 };
@@ -171,11 +198,14 @@ export const endpointKey = {
 export const endpointValue = {
   size: 8,
   encode(buf: Buffer, off: number, identity: number, flags: number): void {
-    buf.writeUInt32LE(identity, off);
-    buf.writeUInt32LE(flags, off + 4);
+    buf.writeUInt32LE(identity, off + ENDPOINT_VALUE.identity);
+    buf.writeUInt32LE(flags, off + ENDPOINT_VALUE.flags);
   },
   decode(buf: Buffer, off: number): { identity: number; flags: number } {
-    return { identity: buf.readUInt32LE(off), flags: buf.readUInt32LE(off + 4) };
+    return {
+      identity: buf.readUInt32LE(off + ENDPOINT_VALUE.identity),
+      flags: buf.readUInt32LE(off + ENDPOINT_VALUE.flags),
+    };
   },
 };
 
@@ -194,19 +224,19 @@ export const configValue = {
     off: number,
     c: { policyEpoch: number; eventsPerSec: number; eventsBurst: number },
   ): void {
-    buf.writeUInt32LE(c.policyEpoch >>> 0, off);
-    buf.writeUInt32LE(c.eventsPerSec, off + 4);
-    buf.writeUInt32LE(c.eventsBurst, off + 8);
-    buf.writeUInt32LE(0, off + 12);
+    buf.writeUInt32LE(c.policyEpoch >>> 0, off + CONFIG.policy_epoch);
+    buf.writeUInt32LE(c.eventsPerSec, off + CONFIG.events_per_sec);
+    buf.writeUInt32LE(c.eventsBurst, off + CONFIG.events_burst);
+    buf.writeUInt32LE(0, off + CONFIG.flags);
   },
   decode(
     buf: Buffer,
     off: number,
   ): { policyEpoch: number; eventsPerSec: number; eventsBurst: number } {
     return {
-      policyEpoch: buf.readUInt32LE(off),
-      eventsPerSec: buf.readUInt32LE(off + 4),
-      eventsBurst: buf.readUInt32LE(off + 8),
+      policyEpoch: buf.readUInt32LE(off + CONFIG.policy_epoch),
+      eventsPerSec: buf.readUInt32LE(off + CONFIG.events_per_sec),
+      eventsBurst: buf.readUInt32LE(off + CONFIG.events_burst),
     };
   },
 };
@@ -291,13 +321,13 @@ export const LAYOUTS: readonly { struct: string; size: number }[] = [
   { struct: 'flow_event', size: flowEvent.size },
 ];
 
-/** Field offsets the codecs use, per struct, for the BTF check. */
+/** The offset tables the codecs read and write through, per struct, for the BTF check. */
 export const FIELD_OFFSETS: Readonly<Record<string, Readonly<Record<string, number>>>> = {
-  ipcache_key: { prefixlen: 0, family: 4, addr_be: 8 },
-  ipcache_value: { identity: 0 },
-  policy_key: { prefixlen: 0, subject: 4, remote: 8, direction: 12, protocol: 13, port_be: 14 },
-  policy_value: { verdict: 0, proxy_port_be: 2, rule_ref: 4 },
-  endpoint_value: { identity: 0, flags: 4 },
-  pal_config: { policy_epoch: 0, events_per_sec: 4, events_burst: 8 },
+  ipcache_key: IPCACHE_KEY,
+  ipcache_value: IPCACHE_VALUE,
+  policy_key: POLICY_KEY,
+  policy_value: POLICY_VALUE,
+  endpoint_value: ENDPOINT_VALUE,
+  pal_config: CONFIG,
   flow_event: FLOW_EVENT_OFFSETS,
 };
