@@ -99,6 +99,44 @@ describe('Palisade semantics', () => {
     assert.equal(ev.identityOf(EXT), Reserved.World);
   });
 
+  it('node addresses map to remote-node; a node keeps an address a pod also claims', () => {
+    const { engine, ev } = compile([
+      ...world,
+      web,
+      pnp('app', 'n', {
+        endpointSelector: { matchLabels: { app: 'web' } },
+        ingress: [{ from: [{ entity: 'remote-node' }], ports: [{ port: 10250 }] }],
+      }),
+    ]);
+    engine.upsertNode('n1', ['192.168.0.11', 'fd00:192::11']);
+    engine.upsertPod({
+      namespace: 'app',
+      name: 'squatter',
+      labels: { app: 'x' },
+      serviceAccount: 'default',
+      ips: ['192.168.0.11'],
+      namedPorts: [],
+      hostNetwork: false,
+    });
+    let d = engine.flush();
+    assert.deepEqual(d.ipcache.upsert.filter((e) => e.prefix.startsWith('192.168')), [
+      { prefix: '192.168.0.11/32', identity: Reserved.RemoteNode },
+    ]);
+    assert.equal(engine.compiled.ipcache.get('fd00:192::11/128'), Reserved.RemoteNode);
+    const ev2 = new (ev.constructor as new (s: typeof engine.compiled) => typeof ev)(
+      engine.compiled,
+    );
+    assert.equal(verdict(ev2, '192.168.0.11', '10.0.1.1', 10250), 'allow');
+    assert.equal(verdict(ev2, '192.168.0.11', '10.0.1.1', 80), 'deny');
+    engine.upsertNode('n1', ['fd00:192::11']);
+    d = engine.flush();
+    assert.notEqual(engine.compiled.ipcache.get('192.168.0.11/32'), Reserved.RemoteNode);
+    assert.deepEqual(d.ipcache.remove, []);
+    engine.deleteNode('n1');
+    d = engine.flush();
+    assert.deepEqual(d.ipcache.remove, ['fd00:192::11/128']);
+  });
+
   it('CIDR sets with except, for external and pod addresses, IPv4 and IPv6', () => {
     const { ev } = compile([
       ...world,

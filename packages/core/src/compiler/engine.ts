@@ -105,12 +105,22 @@ interface PodState {
  */
 interface IpEntry {
   readonly prefix: Prefix;
-  readonly claimants: Map<string, PodState>;
+  readonly claimants: Map<string, PodState | NodeClaim>;
   policy: boolean;
   remote: RemoteIdentity | undefined;
 }
 
-function ownerOf(e: IpEntry): PodState | undefined {
+/**
+ * A node address (or the address of a host-network pod): it maps to the reserved
+ * remote-node identity. Node claims sort before pod claims (`\0` prefix), so an address a
+ * node owns is never taken over by a pod that reuses it.
+ */
+interface NodeClaim {
+  readonly key: string;
+  readonly reserved: number;
+}
+
+function ownerOf(e: IpEntry): PodState | NodeClaim | undefined {
   let best: string | undefined;
   for (const k of e.claimants.keys()) if (best === undefined || k < best) best = k;
   return best === undefined ? undefined : e.claimants.get(best);
@@ -129,6 +139,7 @@ export class PolicyEngine {
   private readonly remotes = new Map<string, RemoteIdentity>();
   private readonly remoteIndex = new ScopedIndex<RemoteIdentity>();
   private readonly ipEntries = new Map<string, IpEntry>();
+  private readonly nodeIps = new Map<string, Map<string, Prefix>>();
   private readonly prefixes = new PrefixSet();
   private readonly policies = new Map<string, PolicyState>();
   private readonly peerEntries = new Map<string, PeerEntry>();
@@ -226,6 +237,44 @@ export class PolicyEngine {
     st.subject.podCount--;
     this.dropSubjectIfUnused(st.subject);
     this.dirtyPods.add(key);
+  }
+
+  /**
+   * Sets the addresses of a node (its InternalIP/ExternalIP addresses and the IPs of its
+   * host-network pods): they map to the reserved remote-node identity in the ipcache. Each
+   * node rewrites its own addresses to `host` locally.
+   */
+  upsertNode(name: string, addresses: readonly string[]): void {
+    const ips = new Map<string, Prefix>();
+    for (const ip of addresses) {
+      const a = parseAddress(ip);
+      if (a) ips.set(formatPrefix(hostPrefix(a)), hostPrefix(a));
+    }
+    const claim: NodeClaim = { key: `\0node/${name}`, reserved: Reserved.RemoteNode };
+    const old = this.nodeIps.get(name) ?? new Map<string, Prefix>();
+    for (const k of old.keys()) if (!ips.has(k)) this.detachClaim(k, claim.key);
+    for (const [k, p] of ips) if (!old.has(k)) this.attachClaim(k, p, claim);
+    if (ips.size > 0) this.nodeIps.set(name, ips);
+    else this.nodeIps.delete(name);
+  }
+
+  /** Removes a node's addresses from the ipcache. */
+  deleteNode(name: string): void {
+    this.upsertNode(name, []);
+  }
+
+  /** The pods of a namespace, as last fed to the engine. */
+  podsInNamespace(namespace: string): PodInput[] {
+    return [...(this.podsByNs.get(namespace) ?? [])].map((p) => p.input);
+  }
+
+  /**
+   * The security labels a pod has with the engine's current namespace labels, or with
+   * `namespaceLabels` if given (what it will have once the namespace is updated to them).
+   */
+  podSecurityLabels(input: PodInput, namespaceLabels?: Labels): SecurityLabels {
+    // (See podsInNamespace for the pods a namespace change re-labels.)
+    return this.labelsOf(input, namespaceLabels);
   }
 
   /** Adds or replaces a validated policy. */
@@ -376,14 +425,16 @@ export class PolicyEngine {
 
   // ---- identities ---------------------------------------------------------------------
 
-  private labelsOf(input: PodInput): SecurityLabels {
+  private labelsOf(input: PodInput, namespaceLabels?: Labels): SecurityLabels {
     return securityLabels({
       namespace: input.namespace,
       serviceAccount: input.serviceAccount,
       podLabels: input.labels,
-      namespaceLabels: this.namespaces.get(input.namespace) ?? {
-        [NAMESPACE_NAME_LABEL]: input.namespace,
-      },
+      namespaceLabels: namespaceLabels
+        ? sortedLabels({ ...namespaceLabels, [NAMESPACE_NAME_LABEL]: input.namespace })
+        : (this.namespaces.get(input.namespace) ?? {
+            [NAMESPACE_NAME_LABEL]: input.namespace,
+          }),
       namespaceLabelsSorted: true,
       namedPorts: input.namedPorts,
       filter: this.filter,
@@ -483,19 +534,27 @@ export class PolicyEngine {
   // ---- ipcache ------------------------------------------------------------------------
 
   private attachIp(key: string, prefix: Prefix, pod: PodState): void {
+    this.attachClaim(key, prefix, pod);
+  }
+
+  private detachIp(key: string, pod: PodState): void {
+    this.detachClaim(key, podKey(pod));
+  }
+
+  private attachClaim(key: string, prefix: Prefix, claim: PodState | NodeClaim): void {
     let e = this.ipEntries.get(key);
     if (!e)
       this.ipEntries.set(
         key,
         (e = { prefix, claimants: new Map(), policy: false, remote: undefined }),
       );
-    e.claimants.set(podKey(pod), pod);
+    e.claimants.set(claimKey(claim), claim);
     this.refreshIp(key);
   }
 
-  private detachIp(key: string, pod: PodState): void {
+  private detachClaim(key: string, claimantKey: string): void {
     const e = this.ipEntries.get(key);
-    if (!e?.claimants.delete(podKey(pod))) return;
+    if (!e?.claimants.delete(claimantKey)) return;
     this.refreshIp(key);
   }
 
@@ -510,8 +569,12 @@ export class PolicyEngine {
       this.dirtyIps.add(key);
       return;
     }
-    const subject = owner?.subject;
-    const reserved = subject ? undefined : Reserved.World;
+    const subject = owner && 'subject' in owner ? owner.subject : undefined;
+    const reserved = subject
+      ? undefined
+      : owner && 'reserved' in owner
+        ? owner.reserved
+        : Reserved.World;
     const cidrs = this.prefixes.containing(e.prefix);
     if (e.remote?.key === remoteKey(subject, reserved, cidrs)) return;
     const r = this.acquireRemote(subject, reserved, cidrs);
@@ -739,6 +802,10 @@ const NO_ENTRIES: Map<number, PolicyMapEntry> = new Map();
 function isSorted(a: readonly string[]): boolean {
   for (let i = 1; i < a.length; i++) if ((a[i - 1] as string) > (a[i] as string)) return false;
   return true;
+}
+
+function claimKey(c: PodState | NodeClaim): string {
+  return 'reserved' in c ? c.key : podKey(c);
 }
 
 function podKey(p: PodState): string {

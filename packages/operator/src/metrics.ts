@@ -1,0 +1,108 @@
+/** The operator's Prometheus metrics (prom-client), on one registry per operator. */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Every metric the operator exports. */
+export class OperatorMetrics {
+  readonly registry = new Registry();
+  readonly isLeader = new Gauge({
+    name: 'palisade_operator_leader',
+    help: '1 while this replica holds the leader lease.',
+    registers: [this.registry],
+  });
+  readonly reconciles = new Counter({
+    name: 'palisade_operator_reconciles_total',
+    help: 'Reconciles by kind and result.',
+    labelNames: ['kind', 'result'] as const,
+    registers: [this.registry],
+  });
+  readonly reconcileSeconds = new Histogram({
+    name: 'palisade_operator_reconcile_seconds',
+    help: 'Time to reconcile one key.',
+    labelNames: ['kind'] as const,
+    buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+    registers: [this.registry],
+  });
+  readonly queueDepth = new Gauge({
+    name: 'palisade_operator_queue_depth',
+    help: 'Keys waiting in the work queue.',
+    registers: [this.registry],
+  });
+  readonly queueRetries = new Counter({
+    name: 'palisade_operator_queue_retries_total',
+    help: 'Keys re-queued after a failed reconcile.',
+    registers: [this.registry],
+  });
+  readonly informerRelists = new Counter({
+    name: 'palisade_operator_informer_lists_total',
+    help: 'Full lists per resource (the first, and after 410 Gone).',
+    labelNames: ['resource'] as const,
+    registers: [this.registry],
+  });
+  readonly informerFailures = new Counter({
+    name: 'palisade_operator_informer_failures_total',
+    help: 'Failed lists or watches per resource (retried with backoff).',
+    labelNames: ['resource'] as const,
+    registers: [this.registry],
+  });
+  readonly identitiesAllocated = new Counter({
+    name: 'palisade_identities_allocated_total',
+    help: 'Identity numbers obtained from the store.',
+    labelNames: ['store'] as const,
+    registers: [this.registry],
+  });
+  readonly identityStoreSeconds = new Histogram({
+    name: 'palisade_identity_store_seconds',
+    help: 'Latency of identity allocations in the store.',
+    labelNames: ['store'] as const,
+    buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
+    registers: [this.registry],
+  });
+  readonly identitiesFreed = new Counter({
+    name: 'palisade_identities_freed_total',
+    help: 'Identities freed by GC after their grace period.',
+    labelNames: ['store'] as const,
+    registers: [this.registry],
+  });
+  readonly identityStoreErrors = new Counter({
+    name: 'palisade_identity_store_errors_total',
+    help: 'Failed identity store calls (retried).',
+    labelNames: ['store', 'op'] as const,
+    registers: [this.registry],
+  });
+  readonly identitiesInUse = new Gauge({
+    name: 'palisade_identities_in_use',
+    help: 'Identities referenced by at least one pod.',
+    registers: [this.registry],
+  });
+  readonly highCardinalityLabels = new Counter({
+    name: 'palisade_identity_high_cardinality_labels_total',
+    help: 'Pod label keys reported for producing more identities than the threshold.',
+    labelNames: ['label_key'] as const,
+    registers: [this.registry],
+  });
+  readonly policiesInvalid = new Gauge({
+    name: 'palisade_policies_invalid',
+    help: 'Policies whose current generation is invalid (Valid=False).',
+    registers: [this.registry],
+  });
+  readonly policyEntries = new Gauge({
+    name: 'palisade_compiled_policy_entries',
+    help: 'Entries in the compiled policy map.',
+    registers: [this.registry],
+  });
+  readonly ipcacheEntries = new Gauge({
+    name: 'palisade_compiled_ipcache_entries',
+    help: 'Entries in the compiled ipcache.',
+    registers: [this.registry],
+  });
+  readonly deltaSeconds = new Histogram({
+    name: 'palisade_policy_compile_seconds',
+    help: 'From a policy change seen by the operator to its compiled delta.',
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+    registers: [this.registry],
+  });
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+  }
+}
