@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// Runs every compiled test file (packages/*/dist/**/*.test.js) with node's test runner.
-// Privileged tests (*.privileged.test.js) are included: they skip themselves with a
-// message when not run as root.
+// Runs every compiled test file (packages/*/dist/**/*.test.js and the cluster suites in
+// e2e/dist/**/*.test.js) with node's test runner. Privileged tests (*.privileged.test.js)
+// are included: they skip themselves with a message when not run as root. Arguments filter
+// by path: `node scripts/run-tests.mjs e2e/` or `... packages/core/ crds`.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -14,8 +15,10 @@ function walk(dir) {
 }
 
 const filter = process.argv.slice(2);
-const files = readdirSync('packages')
-  .map((p) => join('packages', p, 'dist'))
+const files = [
+  ...readdirSync('packages').map((p) => join('packages', p, 'dist')),
+  join('e2e', 'dist'),
+]
   .filter((d) => {
     try {
       return statSync(d).isDirectory();

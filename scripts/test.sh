@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets everything up and runs the whole test suite: lint, format, generated-file drift,
-# and every test (unit, property, upstream fixtures, differential against cyclonus).
+# and every test (unit, property, upstream fixtures, differential against cyclonus, and the
+# e2e suites against a real etcd + kube-apiserver, see docs/control-plane-build.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

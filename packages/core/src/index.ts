@@ -27,3 +27,5 @@ export * from './evaluator/evaluator.js';
 export * from './evaluator/conntrack.js';
 export * from './objects/parseObject.js';
 export * from './crd/crdFromSchema.js';
+export * from './schema/securityIdentity.js';
+export * from './schema/limits.js';

@@ -17,16 +17,28 @@ describe('operator config', () => {
     assert.equal(parseDuration('x', '500ms'), 500);
     assert.equal(parseDuration('x', '1.5s'), 1500);
     assert.equal(parseDuration('x', '15m'), 900_000);
-    assert.throws(() => parseDuration('identity-grace', '15 minutes'), /--identity-grace: "15 minutes" is not a duration/);
+    assert.throws(
+      () => parseDuration('identity-grace', '15 minutes'),
+      /--identity-grace: "15 minutes" is not a duration/,
+    );
   });
 
   it('refuses bad input with the flag named', () => {
-    assert.throws(() => parseConfig(['--identity-store', 'etcd'], {}, 'h'), /--identity-store: "etcd" is not crd or redis/);
+    assert.throws(
+      () => parseConfig(['--identity-store', 'etcd'], {}, 'h'),
+      /--identity-store: "etcd" is not crd or redis/,
+    );
     assert.throws(() => parseConfig(['--identity-store', 'redis'], {}, 'h'), /needs --redis-url/);
     assert.throws(() => parseConfig(['--redis-url', 'http://x'], {}, 'h'), /--redis-url/);
-    assert.throws(() => parseConfig(['--workers', '0'], {}, 'h'), /--workers: "0" is not a positive integer/);
+    assert.throws(
+      () => parseConfig(['--workers', '0'], {}, 'h'),
+      /--workers: "0" is not a positive integer/,
+    );
     assert.throws(() => parseConfig(['--metrics-addr', 'nope'], {}, 'h'), /--metrics-addr/);
-    assert.throws(() => parseConfig(['--renew-deadline', '20s'], {}, 'h'), /retry-period < renew-deadline < lease-duration/);
+    assert.throws(
+      () => parseConfig(['--renew-deadline', '20s'], {}, 'h'),
+      /retry-period < renew-deadline < lease-duration/,
+    );
     assert.throws(() => parseConfig(['--bogus'], {}, 'h'), /Unknown option '--bogus'/);
   });
 

@@ -56,7 +56,11 @@ export const USAGE = `palisade-operator [options]
 /** Parses a duration such as `15m`, `30s`, `250ms`, `1h` into milliseconds. */
 export function parseDuration(flag: string, v: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(v.trim());
-  if (!m) throw new OperatorError('CONFIG', `--${flag}: "${v}" is not a duration like 500ms, 30s, 15m or 1h`);
+  if (!m)
+    throw new OperatorError(
+      'CONFIG',
+      `--${flag}: "${v}" is not a duration like 500ms, 30s, 15m or 1h`,
+    );
   const n = Number(m[1]);
   const unit = m[2] === 'ms' ? 1 : m[2] === 's' ? 1000 : m[2] === 'm' ? 60_000 : 3_600_000;
   return Math.round(n * unit);
@@ -64,12 +68,17 @@ export function parseDuration(flag: string, v: string): number {
 
 function positiveInt(flag: string, v: string): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new OperatorError('CONFIG', `--${flag}: "${v}" is not a positive integer`);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new OperatorError('CONFIG', `--${flag}: "${v}" is not a positive integer`);
   return n;
 }
 
 /** Parses the command line (`argv` without node and the script) with `env` for defaults. */
-export function parseConfig(argv: readonly string[], env: Record<string, string | undefined>, host: string): OperatorConfig {
+export function parseConfig(
+  argv: readonly string[],
+  env: Record<string, string | undefined>,
+  host: string,
+): OperatorConfig {
   let values;
   try {
     ({ values } = parseArgs({
@@ -96,7 +105,10 @@ export function parseConfig(argv: readonly string[], env: Record<string, string 
       },
     }));
   } catch (err) {
-    throw new OperatorError('CONFIG', `${err instanceof Error ? err.message : String(err)}\n\n${USAGE}`);
+    throw new OperatorError(
+      'CONFIG',
+      `${err instanceof Error ? err.message : String(err)}\n\n${USAGE}`,
+    );
   }
   const store = values['identity-store'] ?? 'crd';
   if (store !== 'crd' && store !== 'redis')
@@ -105,7 +117,10 @@ export function parseConfig(argv: readonly string[], env: Record<string, string 
   if (store === 'redis' && !redisUrl)
     throw new OperatorError('CONFIG', '--identity-store redis needs --redis-url redis://host:port');
   if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl))
-    throw new OperatorError('CONFIG', `--redis-url: "${redisUrl}" does not start with redis:// or rediss://`);
+    throw new OperatorError(
+      'CONFIG',
+      `--redis-url: "${redisUrl}" does not start with redis:// or rediss://`,
+    );
   const addr = values['metrics-addr'] ?? '0.0.0.0:9877';
   const am = /^(.*):(\d+)$/.exec(addr);
   if (!am || Number(am[2]) > 65535)
@@ -117,7 +132,10 @@ export function parseConfig(argv: readonly string[], env: Record<string, string 
   const renewMs = parseDuration('renew-deadline', values['renew-deadline'] ?? '10s');
   const retryMs = parseDuration('retry-period', values['retry-period'] ?? '2s');
   if (!(retryMs < renewMs && renewMs < leaseMs))
-    throw new OperatorError('CONFIG', 'lease timings must satisfy retry-period < renew-deadline < lease-duration');
+    throw new OperatorError(
+      'CONFIG',
+      'lease timings must satisfy retry-period < renew-deadline < lease-duration',
+    );
   const grace = parseDuration('identity-grace', values['identity-grace'] ?? '15m');
   const kubeconfig = values.kubeconfig ?? env.KUBECONFIG;
   return {
@@ -128,9 +146,17 @@ export function parseConfig(argv: readonly string[], env: Record<string, string 
     ...(redisUrl !== undefined ? { redisUrl } : {}),
     identityGraceMs: grace,
     ...(values['identity-gc-interval']
-      ? { identityGcIntervalMs: parseDuration('identity-gc-interval', values['identity-gc-interval']) }
+      ? {
+          identityGcIntervalMs: parseDuration(
+            'identity-gc-interval',
+            values['identity-gc-interval'],
+          ),
+        }
       : {}),
-    highCardinalityThreshold: positiveInt('high-cardinality-threshold', values['high-cardinality-threshold'] ?? '256'),
+    highCardinalityThreshold: positiveInt(
+      'high-cardinality-threshold',
+      values['high-cardinality-threshold'] ?? '256',
+    ),
     ...(values['exclude-label'] ? { excludeLabels: values['exclude-label'] } : {}),
     ...(values['include-label'] ? { includeLabels: values['include-label'] } : {}),
     metricsHost: am[1] ?? '0.0.0.0',

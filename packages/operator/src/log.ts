@@ -17,7 +17,11 @@ const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 /** A logger writing JSON lines (stderr by default), dropping lines below `level`. */
 export function jsonLogger(
   component: string,
-  options: { level?: LogLevel; write?: (line: string) => void; fields?: Record<string, unknown> } = {},
+  options: {
+    level?: LogLevel;
+    write?: (line: string) => void;
+    fields?: Record<string, unknown>;
+  } = {},
 ): Logger {
   const min = RANK[options.level ?? 'info'];
   const write = options.write ?? ((l: string) => process.stderr.write(l));
@@ -35,8 +39,7 @@ export function jsonLogger(
     info: at('info'),
     warn: at('warn'),
     error: at('error'),
-    with: (fields) =>
-      jsonLogger(component, { ...options, fields: { ...base, ...fields }, write }),
+    with: (fields) => jsonLogger(component, { ...options, fields: { ...base, ...fields }, write }),
   };
 }
 

@@ -22,7 +22,10 @@ async function main(): Promise<number> {
     return 0;
   }
   const config = parseConfig(process.argv.slice(2), process.env, hostname());
-  const log = jsonLogger('operator', { level: config.logLevel, fields: { replica: config.identity } });
+  const log = jsonLogger('operator', {
+    level: config.logLevel,
+    fields: { replica: config.identity },
+  });
   const client = KubeClient.load(config.kubeconfig);
   const store: IdentityStore =
     config.identityStore === 'redis'
@@ -40,7 +43,9 @@ async function main(): Promise<number> {
     renewDeadlineMs: config.renewDeadlineMs,
     retryPeriodMs: config.retryPeriodMs,
     identityGraceMs: config.identityGraceMs,
-    ...(config.identityGcIntervalMs !== undefined ? { identityGcIntervalMs: config.identityGcIntervalMs } : {}),
+    ...(config.identityGcIntervalMs !== undefined
+      ? { identityGcIntervalMs: config.identityGcIntervalMs }
+      : {}),
     highCardinalityThreshold: config.highCardinalityThreshold,
     ...(config.excludeLabels || config.includeLabels
       ? {
@@ -86,7 +91,10 @@ main().then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    const msg = err instanceof OperatorError ? `${err.code}: ${err.message}` : String(err instanceof Error ? err.stack : err);
+    const msg =
+      err instanceof OperatorError
+        ? `${err.code}: ${err.message}`
+        : String(err instanceof Error ? err.stack : err);
     process.stderr.write(`palisade-operator: ${msg}\n`);
     process.exitCode = err instanceof OperatorError && err.code === 'CONFIG' ? 2 : 1;
   },

@@ -100,7 +100,8 @@ export class Operator {
   /** Ready: a standby always; a leader once its first pass over the cluster is compiled. */
   ready(): { ok: boolean; detail: string } {
     if (this.stopping) return { ok: false, detail: 'shutting down' };
-    if (!this.isLeader) return { ok: true, detail: `standby (leader: ${this.elector?.leader ?? 'none'})` };
+    if (!this.isLeader)
+      return { ok: true, detail: `standby (leader: ${this.elector?.leader ?? 'none'})` };
     return this.term?.ready
       ? { ok: true, detail: 'leader, synced' }
       : { ok: false, detail: 'leader, syncing' };
@@ -115,7 +116,9 @@ export class Operator {
       name: this.o.leaseName ?? 'palisade-operator',
       identity: this.o.identity,
       logger: this.log,
-      ...(this.o.leaseDurationSeconds !== undefined ? { leaseDurationSeconds: this.o.leaseDurationSeconds } : {}),
+      ...(this.o.leaseDurationSeconds !== undefined
+        ? { leaseDurationSeconds: this.o.leaseDurationSeconds }
+        : {}),
       ...(this.o.renewDeadlineMs !== undefined ? { renewDeadlineMs: this.o.renewDeadlineMs } : {}),
       ...(this.o.retryPeriodMs !== undefined ? { retryPeriodMs: this.o.retryPeriodMs } : {}),
       onStartedLeading: (lead) => {
@@ -156,10 +159,16 @@ export class Operator {
         highCardinality: (labelKey, n, example) => {
           metrics.highCardinalityLabels.inc({ label_key: labelKey });
           events.record(
-            { apiVersion: 'v1', kind: 'Namespace', name: example.namespace },
+            {
+              apiVersion: 'v1',
+              kind: 'Namespace',
+              name: example.namespace,
+              namespace: example.namespace,
+            },
             'Warning',
             'HighCardinalityLabel',
             `pod label "${labelKey}" has produced ${n} identities (threshold ${o.highCardinalityThreshold ?? 256}); exclude it from identities if it is not needed by policy`,
+            example.namespace,
           );
         },
       },

@@ -119,9 +119,10 @@ describe('Palisade semantics', () => {
       hostNetwork: false,
     });
     let d = engine.flush();
-    assert.deepEqual(d.ipcache.upsert.filter((e) => e.prefix.startsWith('192.168')), [
-      { prefix: '192.168.0.11/32', identity: Reserved.RemoteNode },
-    ]);
+    assert.deepEqual(
+      d.ipcache.upsert.filter((e) => e.prefix.startsWith('192.168')),
+      [{ prefix: '192.168.0.11/32', identity: Reserved.RemoteNode }],
+    );
     assert.equal(engine.compiled.ipcache.get('fd00:192::11/128'), Reserved.RemoteNode);
     const ev2 = new (ev.constructor as new (s: typeof engine.compiled) => typeof ev)(
       engine.compiled,

@@ -9,7 +9,8 @@
  * also come from files that never passed an apiserver.
  */
 import { z } from 'zod';
-import { LabelSelectorSchema, ObjectMetaSchema } from './common.js';
+import { BoundedLabelSelectorSchema, ObjectMetaSchema } from './common.js';
+import { MAX_ITEMS, MAX_LENGTH } from './limits.js';
 
 /** API group and version of the Palisade policy kinds. */
 export const PALISADE_GROUP = 'palisade.dev';
@@ -32,7 +33,7 @@ export type Entity = (typeof ENTITIES)[number];
 
 const cidrString = z
   .string()
-  .max(64)
+  .max(MAX_LENGTH.cidr)
   .meta({
     'x-kubernetes-validations': [
       { rule: 'isCIDR(self)', message: 'must be a CIDR such as 10.0.0.0/8 or fd00::/64' },
@@ -44,7 +45,7 @@ const CIDRSetSchema = z
     cidr: cidrString.describe('The prefix.'),
     except: z
       .array(cidrString)
-      .max(64)
+      .max(MAX_ITEMS.except)
       .optional()
       .describe('Prefixes inside cidr that are not part of the set.'),
   })
@@ -60,10 +61,10 @@ const CIDRSetSchema = z
 
 const PeerSchema = z
   .object({
-    endpointSelector: LabelSelectorSchema.optional().describe(
+    endpointSelector: BoundedLabelSelectorSchema.optional().describe(
       'Pods with these labels: in the policy namespace for a PalisadeNetworkPolicy, in any namespace for a PalisadeClusterNetworkPolicy, unless namespaceSelector narrows it.',
     ),
-    namespaceSelector: LabelSelectorSchema.optional().describe(
+    namespaceSelector: BoundedLabelSelectorSchema.optional().describe(
       'Pods in namespaces with these labels. Together with endpointSelector, both must hold.',
     ),
     cidr: cidrString.optional().describe('Addresses in this prefix (pods included).'),
@@ -86,7 +87,7 @@ const PROTOCOLS = ['TCP', 'UDP', 'SCTP', 'ICMP', 'ICMPv6', 'ANY'] as const;
 const PortRuleSchema = z
   .object({
     port: z
-      .union([z.int(), z.string()])
+      .union([z.int(), z.string().max(MAX_LENGTH.port)])
       .optional()
       .describe('A port number or a named container port. Absent: every port of the protocol.'),
     endPort: z
@@ -149,7 +150,7 @@ const HTTPRuleSchema = z
             .describe('Exact value; absent: the header must be present.'),
         }),
       )
-      .max(32)
+      .max(MAX_ITEMS.httpHeaders)
       .optional()
       .describe('Headers that must all be present.'),
   })
@@ -157,22 +158,22 @@ const HTTPRuleSchema = z
 
 const portsField = z
   .array(PortRuleSchema)
-  .max(64)
+  .max(MAX_ITEMS.ports)
   .optional()
   .describe('Ports; absent or empty: every protocol and port.');
 const fromField = z
   .array(PeerSchema)
-  .max(64)
+  .max(MAX_ITEMS.peers)
   .optional()
   .describe('Sources; absent or empty: any source.');
 const toField = z
   .array(PeerSchema)
-  .max(64)
+  .max(MAX_ITEMS.peers)
   .optional()
   .describe('Destinations; absent or empty: any destination.');
 const httpField = z
   .array(HTTPRuleSchema)
-  .max(64)
+  .max(MAX_ITEMS.httpRules)
   .optional()
   .describe('L7: only these HTTP requests are allowed.');
 
@@ -201,29 +202,29 @@ const EgressDenyRuleSchema = z
 
 const specFields = {
   description: z.string().max(1024).optional().describe('Free text for humans.'),
-  endpointSelector: LabelSelectorSchema.describe('The pods this policy applies to.'),
+  endpointSelector: BoundedLabelSelectorSchema.describe('The pods this policy applies to.'),
   ingress: z
     .array(IngressRuleSchema)
-    .max(128)
+    .max(MAX_ITEMS.rules)
     .optional()
     .describe(
       'Allow rules for incoming traffic. Present (even empty): the selected pods only accept what some policy allows.',
     ),
   egress: z
     .array(EgressRuleSchema)
-    .max(128)
+    .max(MAX_ITEMS.rules)
     .optional()
     .describe(
       'Allow rules for outgoing traffic. Present (even empty): the selected pods only send what some policy allows.',
     ),
   ingressDeny: z
     .array(IngressDenyRuleSchema)
-    .max(128)
+    .max(MAX_ITEMS.rules)
     .optional()
     .describe('Deny rules for incoming traffic; deny beats allow.'),
   egressDeny: z
     .array(EgressDenyRuleSchema)
-    .max(128)
+    .max(MAX_ITEMS.rules)
     .optional()
     .describe('Deny rules for outgoing traffic; deny beats allow.'),
 };
@@ -257,7 +258,7 @@ export const PalisadeNetworkPolicySpecSchema = z.object(specFields).describe('Th
 export const PalisadeClusterNetworkPolicySpecSchema = z
   .object({
     ...specFields,
-    namespaceSelector: LabelSelectorSchema.optional().describe(
+    namespaceSelector: BoundedLabelSelectorSchema.optional().describe(
       'Only pods in namespaces with these labels. Absent: every namespace.',
     ),
   })

@@ -121,7 +121,8 @@ export class ClusterController {
     const status = (obj?.status ?? {}) as { addresses?: { type?: string; address?: string }[] };
     for (const a of status.addresses ?? [])
       if ((a.type === 'InternalIP' || a.type === 'ExternalIP') && a.address) addrs.add(a.address);
-    for (const hp of this.hostPods.values()) if (hp.node === name) for (const ip of hp.ips) addrs.add(ip);
+    for (const hp of this.hostPods.values())
+      if (hp.node === name) for (const ip of hp.ips) addrs.add(ip);
     if (addrs.size > 0) this.ctx.engine.upsertNode(name, [...addrs]);
     else this.ctx.engine.deleteNode(name);
     this.ctx.changed();
@@ -135,7 +136,12 @@ export class ClusterController {
   private refuse(obj: KubeObject, err: unknown): void {
     if (!(err instanceof PolicyError)) throw err;
     const m = obj.metadata;
-    this.ctx.log.warn('object ignored', { kind: obj.kind, name: m.name, namespace: m.namespace, error: errorMessage(err) });
+    this.ctx.log.warn('object ignored', {
+      kind: obj.kind,
+      name: m.name,
+      namespace: m.namespace,
+      error: errorMessage(err),
+    });
     this.ctx.events.record(
       {
         apiVersion: obj.apiVersion ?? 'v1',

@@ -26,7 +26,9 @@ export function setCondition(
   const merged: Condition = {
     ...next,
     lastTransitionTime:
-      old && old.status === next.status ? old.lastTransitionTime : now.toISOString().replace(/\.\d+Z$/, 'Z'),
+      old && old.status === next.status
+        ? old.lastTransitionTime
+        : now.toISOString().replace(/\.\d+Z$/, 'Z'),
   };
   const changed =
     !old ||

@@ -84,7 +84,9 @@ export class PolicyController {
     }
     if (meta.ours && !m.finalizers?.includes(POLICY_FINALIZER)) {
       // The update comes back through the informer and queues this key again.
-      await this.patchMeta(meta.resource, obj, { finalizers: [...(m.finalizers ?? []), POLICY_FINALIZER] });
+      await this.patchMeta(meta.resource, obj, {
+        finalizers: [...(m.finalizers ?? []), POLICY_FINALIZER],
+      });
       return;
     }
     const prev = this.applied.get(key);
@@ -167,14 +169,21 @@ export class PolicyController {
     }
   }
 
-  private async patchMeta(res: Resource, obj: KubeObject, meta: { finalizers: string[] }): Promise<void> {
+  private async patchMeta(
+    res: Resource,
+    obj: KubeObject,
+    meta: { finalizers: string[] },
+  ): Promise<void> {
     try {
       await this.ctx.client.mergePatch(res, obj.metadata.name, obj.metadata.namespace, {
         metadata: { resourceVersion: obj.metadata.resourceVersion, ...meta },
       });
     } catch (err) {
       if (err instanceof KubeApiError && (err.status === 409 || err.status === 404)) return;
-      this.ctx.log.warn('could not update finalizers', { name: obj.metadata.name, error: errorMessage(err) });
+      this.ctx.log.warn('could not update finalizers', {
+        name: obj.metadata.name,
+        error: errorMessage(err),
+      });
       throw err;
     }
   }
@@ -189,7 +198,10 @@ export class PolicyController {
   }
 }
 
-function validCondition(policy: Policy, generation: number | undefined): Omit<Condition, 'lastTransitionTime'> {
+function validCondition(
+  policy: Policy,
+  generation: number | undefined,
+): Omit<Condition, 'lastTransitionTime'> {
   const rules = policy.rules.length;
   return {
     type: 'Valid',

@@ -98,7 +98,10 @@ export class CrdIdentityStore implements IdentityStore {
     const name = securityIdentityName(key);
     for (let attempt = 0; attempt < 20; attempt++) {
       try {
-        const have = await this.client.get<SecurityIdentityObject>(Resources.securityIdentities, name);
+        const have = await this.client.get<SecurityIdentityObject>(
+          Resources.securityIdentities,
+          name,
+        );
         if (have) {
           if (have.spec.key !== key)
             throw new OperatorError(
@@ -106,7 +109,8 @@ export class CrdIdentityStore implements IdentityStore {
               `SecurityIdentity ${name} holds another label set (hash collision): refusing to share it`,
             );
           this.names.set(have.spec.id, name);
-          if (isMarked(have)) await this.client.replace(Resources.securityIdentities, unmarked(have));
+          if (isMarked(have))
+            await this.client.replace(Resources.securityIdentities, unmarked(have));
           return have.spec.id;
         }
         const id = await this.takeNumber();
@@ -179,10 +183,17 @@ export class CrdIdentityStore implements IdentityStore {
         const since = unusedSince(o);
         if (since === undefined || since > before) continue;
         try {
-          const gone = await this.client.delete(Resources.securityIdentities, o.metadata.name, undefined, {
-            ...(o.metadata.uid ? { uid: o.metadata.uid } : {}),
-            ...(o.metadata.resourceVersion ? { resourceVersion: o.metadata.resourceVersion } : {}),
-          });
+          const gone = await this.client.delete(
+            Resources.securityIdentities,
+            o.metadata.name,
+            undefined,
+            {
+              ...(o.metadata.uid ? { uid: o.metadata.uid } : {}),
+              ...(o.metadata.resourceVersion
+                ? { resourceVersion: o.metadata.resourceVersion }
+                : {}),
+            },
+          );
           if (gone) {
             freed.push(o.spec.id);
             this.names.delete(o.spec.id);
@@ -266,7 +277,10 @@ export class CrdIdentityStore implements IdentityStore {
         throw err;
       }
     }
-    throw new OperatorError('IDENTITY_STORE', `identity counter ${ns}/${this.counterName}: too many conflicting writers`);
+    throw new OperatorError(
+      'IDENTITY_STORE',
+      `identity counter ${ns}/${this.counterName}: too many conflicting writers`,
+    );
   }
 
   private blockEnd(start: number): number {
@@ -279,11 +293,15 @@ export class CrdIdentityStore implements IdentityStore {
   }
 
   private async highestNumber(): Promise<number> {
-    const { items } = await this.client.listAll<SecurityIdentityObject>(Resources.securityIdentities);
+    const { items } = await this.client.listAll<SecurityIdentityObject>(
+      Resources.securityIdentities,
+    );
     let max = 0;
     for (const o of items) max = Math.max(max, o.spec.id);
     if (items.length > 0)
-      this.log.warn('identity counter missing: rebuilt above the highest existing number', { highest: max });
+      this.log.warn('identity counter missing: rebuilt above the highest existing number', {
+        highest: max,
+      });
     return max;
   }
 }
@@ -305,7 +323,10 @@ function marked(o: SecurityIdentityObject, at: number): SecurityIdentityObject {
     metadata: {
       ...o.metadata,
       labels: { ...o.metadata.labels, [UNUSED_LABEL]: 'true' },
-      annotations: { ...o.metadata.annotations, [UNUSED_SINCE_ANNOTATION]: new Date(at).toISOString() },
+      annotations: {
+        ...o.metadata.annotations,
+        [UNUSED_SINCE_ANNOTATION]: new Date(at).toISOString(),
+      },
     },
   };
 }

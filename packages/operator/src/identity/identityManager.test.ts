@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createLabelFilter, identityKey, securityLabels, type SecurityLabels } from '@palisade/core';
+import {
+  createLabelFilter,
+  identityKey,
+  securityLabels,
+  type SecurityLabels,
+} from '@palisade/core';
 import { MemoryIdentityStore } from '../testing/memoryStore.js';
 import { IdentityManager } from './identityManager.js';
 

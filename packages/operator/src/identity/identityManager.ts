@@ -20,11 +20,7 @@
  *   survives long enough to reach the grace period;
  * - GC deletes only identities whose mark is older than the grace period.
  */
-import {
-  identityKey,
-  type IdentityNumbering,
-  type SecurityLabels,
-} from '@palisade/core';
+import { identityKey, type IdentityNumbering, type SecurityLabels } from '@palisade/core';
 import { OperatorError } from '../errors.js';
 import { errorMessage, silentLogger, type Logger } from '../log.js';
 import { sleep } from '../kube/backoff.js';
@@ -318,7 +314,7 @@ export class IdentityManager implements IdentityNumbering {
   private countLabels(labels: SecurityLabels, delta: 1 | -1): void {
     for (const [k, v] of Object.entries(labels.podLabels)) {
       let values = this.labelValues.get(k);
-      if (!values) this.labelValues.set(k, (values = new Map()));
+      if (!values) this.labelValues.set(k, (values = new Map<string, number>()));
       const n = (values.get(v) ?? 0) + delta;
       if (n <= 0) values.delete(v);
       else values.set(v, n);

@@ -249,7 +249,8 @@ export class KubeClient {
         if (settled) return;
         settled = true;
         signal?.removeEventListener('abort', abort);
-        if (err) reject(err instanceof Error ? err : new Error(String(err)));
+        if (err instanceof Error) reject(err);
+        else if (err !== undefined) reject(new Error('watch failed'));
         else resolve();
       };
       const abort = (): void => {
@@ -270,6 +271,7 @@ export class KubeClient {
         resp.on('error', (err) => finish(connectionError('GET', url, err)));
         resp.on('aborted', () => finish(connectionError('GET', url, new Error('aborted'))));
         const lines = createInterface({ input: resp, crlfDelay: Infinity });
+        lines.on('error', (err) => finish(connectionError('GET', url, err)));
         lines.on('line', (line) => {
           if (settled || line.length === 0) return;
           let ev: WatchEvent<T>;

@@ -25,25 +25,41 @@ export class EventRecorder {
   constructor(
     private readonly client: KubeClient,
     private readonly component: string,
-    private readonly options: { minIntervalMs?: number; logger?: Logger; defaultNamespace?: string } = {},
+    private readonly options: {
+      minIntervalMs?: number;
+      logger?: Logger;
+      defaultNamespace?: string;
+    } = {},
   ) {
     this.log = options.logger ?? silentLogger;
   }
 
-  /** Records a Normal or Warning event (fire and forget). */
-  record(obj: InvolvedObject, type: 'Normal' | 'Warning', reason: string, message: string): void {
+  /**
+   * Records a Normal or Warning event (fire and forget). The event goes to the object's
+   * namespace, or `eventNamespace`, or the recorder's default namespace.
+   */
+  record(
+    obj: InvolvedObject,
+    type: 'Normal' | 'Warning',
+    reason: string,
+    message: string,
+    eventNamespace?: string,
+  ): void {
     const k = `${obj.kind}/${obj.namespace ?? ''}/${obj.name}/${reason}`;
     const now = Date.now();
     const prev = this.last.get(k);
     if (prev !== undefined && now - prev < (this.options.minIntervalMs ?? 600_000)) return;
     this.last.set(k, now);
     if (this.last.size > 10_000) this.last.clear();
-    const namespace = obj.namespace ?? this.options.defaultNamespace ?? 'default';
+    const namespace = obj.namespace ?? eventNamespace ?? this.options.defaultNamespace ?? 'default';
     const ts = new Date(now).toISOString().replace(/\.\d+Z$/, 'Z');
     const ev: KubeObject = {
       apiVersion: 'v1',
       kind: 'Event',
-      metadata: { name: `${obj.name}.${now.toString(16)}${Math.random().toString(16).slice(2, 8)}`, namespace },
+      metadata: {
+        name: `${obj.name}.${now.toString(16)}${Math.random().toString(16).slice(2, 8)}`,
+        namespace,
+      },
       involvedObject: {
         apiVersion: obj.apiVersion,
         kind: obj.kind,
@@ -60,8 +76,10 @@ export class EventRecorder {
       count: 1,
       reportingComponent: this.component,
     };
-    this.client.create(Resources.events, ev).catch((err: unknown) =>
-      this.log.warn('could not record event', { reason, error: errorMessage(err) }),
-    );
+    this.client
+      .create(Resources.events, ev)
+      .catch((err: unknown) =>
+        this.log.warn('could not record event', { reason, error: errorMessage(err) }),
+      );
   }
 }

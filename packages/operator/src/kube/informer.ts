@@ -155,7 +155,9 @@ export class Informer<T extends KubeObject = KubeObject> {
       const old = this.cache.get(key);
       if (old && old.metadata.resourceVersion === obj.metadata.resourceVersion) continue;
       this.cache.set(key, obj);
-      this.emit(old ? { type: 'upsert', key, object: obj, old } : { type: 'upsert', key, object: obj });
+      this.emit(
+        old ? { type: 'upsert', key, object: obj, old } : { type: 'upsert', key, object: obj },
+      );
     }
     for (const [key, old] of [...this.cache]) {
       if (seen.has(key)) continue;
@@ -207,7 +209,9 @@ export class Informer<T extends KubeObject = KubeObject> {
         const old = this.cache.get(key);
         this.cache.set(key, obj);
         this.resourceVersion = obj.metadata.resourceVersion ?? this.resourceVersion;
-        this.emit(old ? { type: 'upsert', key, object: obj, old } : { type: 'upsert', key, object: obj });
+        this.emit(
+          old ? { type: 'upsert', key, object: obj, old } : { type: 'upsert', key, object: obj },
+        );
         return;
       }
       case 'DELETED': {
@@ -226,7 +230,8 @@ export class Informer<T extends KubeObject = KubeObject> {
     raw.apiVersion ??= apiVersionOf(this.options.resource);
     raw.kind ??= this.options.resource.kind;
     if (this.options.transform) return this.options.transform(raw);
-    if ('managedFields' in raw.metadata) delete (raw.metadata as { managedFields?: unknown }).managedFields;
+    if ('managedFields' in raw.metadata)
+      delete (raw.metadata as { managedFields?: unknown }).managedFields;
     return raw as T;
   }
 

@@ -30,7 +30,9 @@ export interface KubeList<T extends KubeObject = KubeObject> {
 
 /** `namespace/name` for namespaced objects, `name` otherwise. */
 export function objectKey(obj: { metadata: { name: string; namespace?: string } }): string {
-  return obj.metadata.namespace ? `${obj.metadata.namespace}/${obj.metadata.name}` : obj.metadata.name;
+  return obj.metadata.namespace
+    ? `${obj.metadata.namespace}/${obj.metadata.name}`
+    : obj.metadata.name;
 }
 
 /** Splits a store key back into namespace and name. */

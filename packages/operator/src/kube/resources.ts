@@ -10,7 +10,13 @@ export interface Resource {
   readonly namespaced: boolean;
 }
 
-function r(group: string, version: string, plural: string, kind: string, namespaced: boolean): Resource {
+function r(
+  group: string,
+  version: string,
+  plural: string,
+  kind: string,
+  namespaced: boolean,
+): Resource {
   return { group, version, plural, kind, namespaced };
 }
 
@@ -37,7 +43,13 @@ export const Resources = {
     'PalisadeClusterNetworkPolicy',
     false,
   ),
-  securityIdentities: r('palisade.dev', 'v1alpha1', 'securityidentities', 'SecurityIdentity', false),
+  securityIdentities: r(
+    'palisade.dev',
+    'v1alpha1',
+    'securityidentities',
+    'SecurityIdentity',
+    false,
+  ),
 } as const;
 
 /** `apiVersion` of a resource (`v1`, `palisade.dev/v1alpha1`). */

@@ -17,17 +17,16 @@ export class MemoryIdentityStore implements IdentityStore {
   /** Calls per method, for assertions. */
   readonly calls = { allocate: 0, markUnused: 0, list: 0, collect: 0 };
 
-  private check(): void {
-    if (this.failing) throw new OperatorError('IDENTITY_STORE', 'store unavailable (test)');
+  private check(): OperatorError | undefined {
+    return this.failing
+      ? new OperatorError('IDENTITY_STORE', 'store unavailable (test)')
+      : undefined;
   }
 
   allocate(key: string, labels: SecurityLabels): Promise<number> {
     this.calls.allocate++;
-    try {
-      this.check();
-    } catch (err) {
-      return Promise.reject(err as Error);
-    }
+    const failure = this.check();
+    if (failure) return Promise.reject(failure);
     let e = this.byKey.get(key);
     if (!e) this.byKey.set(key, (e = { id: this.next++, labels }));
     delete e.unusedSince;
@@ -36,12 +35,10 @@ export class MemoryIdentityStore implements IdentityStore {
 
   markUnused(ids: readonly number[], at: number): Promise<void> {
     this.calls.markUnused++;
-    try {
-      this.check();
-    } catch (err) {
-      return Promise.reject(err as Error);
-    }
-    for (const e of this.byKey.values()) if (ids.includes(e.id) && e.unusedSince === undefined) e.unusedSince = at;
+    const failure = this.check();
+    if (failure) return Promise.reject(failure);
+    for (const e of this.byKey.values())
+      if (ids.includes(e.id) && e.unusedSince === undefined) e.unusedSince = at;
     return Promise.resolve();
   }
 
