@@ -297,4 +297,74 @@ describe('operator: policy reconciliation on a real apiserver', () => {
       undefined,
     );
   });
+
+  it('keeps the ipcache current: IPv4 and IPv6 pod IPs, label changes, nodes and host-network pods', async () => {
+    const engine = op.operator.engine;
+    assert.ok(engine);
+    const ipc = (): Map<string, number> => engine.compiled.ipcache;
+    // Pods: both families map to the pod's identity.
+    const web = [...engine.compiled.endpoints.values()].find((e) => e.pod === 'shop/web');
+    assert.ok(web);
+    assert.equal(ipc().get('10.1.0.1/32'), web.identity);
+    assert.equal(ipc().get('fd00:1::1/128'), web.identity);
+    // A label change moves the pod's addresses to its new identity.
+    await client.mergePatch(Resources.pods, 'cart', 'shop', {
+      metadata: { labels: { app: 'cart', v: '2' } },
+    });
+    const cartOld = [...engine.compiled.endpoints.values()].find(
+      (e) => e.pod === 'shop/cart',
+    )?.identity;
+    const cartNew = await waitFor('cart relabelled', () => {
+      const id = [...engine.compiled.endpoints.values()].find(
+        (e) => e.pod === 'shop/cart',
+      )?.identity;
+      return id !== undefined && id !== cartOld ? id : undefined;
+    });
+    assert.equal(ipc().get('10.1.0.3/32'), cartNew);
+    assert.equal(ipc().get('fd00:1::3/128'), cartNew);
+    // Nodes and host-network pods: remote-node (6).
+    await client.create(Resources.nodes, {
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: { name: 'node-1' },
+    });
+    await client.mergePatch(
+      Resources.nodes,
+      'node-1',
+      undefined,
+      {
+        status: {
+          addresses: [
+            { type: 'InternalIP', address: '192.168.50.1' },
+            { type: 'InternalIP', address: 'fd00:50::1' },
+            { type: 'Hostname', address: 'node-1' },
+          ],
+        },
+      },
+      'status',
+    );
+    await createPod(client, {
+      namespace: 'shop',
+      name: 'agent',
+      labels: { app: 'agent' },
+      hostNetwork: true,
+      node: 'node-1',
+      ips: ['192.168.50.2'],
+    });
+    await waitFor(
+      'node addresses',
+      () =>
+        ipc().get('192.168.50.1/32') === 6 &&
+        ipc().get('fd00:50::1/128') === 6 &&
+        ipc().get('192.168.50.2/32') === 6,
+    );
+    assert.equal(
+      [...engine.compiled.endpoints.values()].some((e) => e.pod === 'shop/agent'),
+      false,
+      'host-network pods are not endpoints',
+    );
+    await client.delete(Resources.nodes, 'node-1');
+    await waitFor('node gone', () => !ipc().has('192.168.50.1/32') && !ipc().has('fd00:50::1/128'));
+    assert.equal(ipc().get('192.168.50.2/32'), 6, 'the host-network pod still names its node');
+  });
 });
