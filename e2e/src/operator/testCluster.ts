@@ -189,6 +189,7 @@ export async function startOperator(
     stop: async () => {
       ac.abort();
       await running;
+      await store.close();
       client.close();
     },
   };
