@@ -95,6 +95,8 @@ describe('palisade-operator process', () => {
     const metrics = (await get(port, '/metrics')).body;
     assert.match(metrics, /palisade_operator_leader 1/);
     assert.match(metrics, /process_resident_memory_bytes/);
+    assert.match(metrics, /palisade_compiled_ipcache_entries \d+/);
+    assert.match(metrics, /palisade_identities_in_use \d+/);
     const lease = await client.get<Lease>(Resources.leases, 'palisade-operator', OPERATOR_NS);
     assert.equal(lease?.spec?.holderIdentity, 'proc-1');
 

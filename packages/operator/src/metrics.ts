@@ -1,6 +1,13 @@
 /** The operator's Prometheus metrics (prom-client), on one registry per operator. */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/** Sizes of the compiled state, computed when metrics are scraped. */
+export interface CompiledSizes {
+  readonly policyEntries: number;
+  readonly ipcacheEntries: number;
+  readonly identitiesInUse: number;
+}
+
 /** Every metric the operator exports. */
 export class OperatorMetrics {
   readonly registry = new Registry();
@@ -69,11 +76,13 @@ export class OperatorMetrics {
     labelNames: ['store', 'op'] as const,
     registers: [this.registry],
   });
-  readonly identitiesInUse = new Gauge({
-    name: 'palisade_identities_in_use',
-    help: 'Identities referenced by at least one pod.',
-    registers: [this.registry],
-  });
+  /** Where the sizes of the compiled state come from (read at scrape time, not per change). */
+  compiledSizes: (() => CompiledSizes | undefined) | undefined;
+  readonly identitiesInUse = this.sizeGauge(
+    'palisade_identities_in_use',
+    'Identities referenced by at least one pod.',
+    'identitiesInUse',
+  );
   readonly highCardinalityLabels = new Counter({
     name: 'palisade_identity_high_cardinality_labels_total',
     help: 'Pod label keys reported for producing more identities than the threshold.',
@@ -85,22 +94,35 @@ export class OperatorMetrics {
     help: 'Policies whose current generation is invalid (Valid=False).',
     registers: [this.registry],
   });
-  readonly policyEntries = new Gauge({
-    name: 'palisade_compiled_policy_entries',
-    help: 'Entries in the compiled policy map.',
-    registers: [this.registry],
-  });
-  readonly ipcacheEntries = new Gauge({
-    name: 'palisade_compiled_ipcache_entries',
-    help: 'Entries in the compiled ipcache.',
-    registers: [this.registry],
-  });
+  readonly policyEntries = this.sizeGauge(
+    'palisade_compiled_policy_entries',
+    'Entries in the compiled policy map.',
+    'policyEntries',
+  );
+  readonly ipcacheEntries = this.sizeGauge(
+    'palisade_compiled_ipcache_entries',
+    'Entries in the compiled ipcache.',
+    'ipcacheEntries',
+  );
   readonly deltaSeconds = new Histogram({
     name: 'palisade_policy_compile_seconds',
     help: 'From a policy change seen by the operator to its compiled delta.',
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
     registers: [this.registry],
   });
+
+  private sizeGauge(name: string, help: string, field: keyof CompiledSizes): Gauge {
+    const sizes = (): CompiledSizes | undefined => this.compiledSizes?.();
+    return new Gauge({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        const s = sizes();
+        if (s) this.set(s[field]);
+      },
+    });
+  }
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });

@@ -214,6 +214,16 @@ export class Operator {
     });
     const term: Term = { engine, identities, informers, queue, ready: false };
     this.term = term;
+    metrics.compiledSizes = () => {
+      if (this.term !== term) return undefined;
+      let policyEntries = 0;
+      for (const m of engine.compiled.policy.values()) policyEntries += m.size;
+      return {
+        policyEntries,
+        ipcacheEntries: engine.compiled.ipcache.size,
+        identitiesInUse: identities.inUse,
+      };
+    };
 
     const seenAt = new Map<string, number>();
     let pending: { key: string; seenAt: number }[] = [];
@@ -225,11 +235,6 @@ export class Operator {
       const delta = engine.flush();
       const at = Date.now();
       for (const p of policies) metrics.deltaSeconds.observe((at - p.seenAt) / 1000);
-      metrics.identitiesInUse.set(identities.inUse);
-      metrics.ipcacheEntries.set(engine.compiled.ipcache.size);
-      let entries = 0;
-      for (const m of engine.compiled.policy.values()) entries += m.size;
-      metrics.policyEntries.set(entries);
       const ev: DeltaEvent = { delta, policies, at };
       for (const l of this.listeners) {
         try {
@@ -315,7 +320,11 @@ export class Operator {
         log.info('initial compile done', {
           pods: informers.pods.size,
           identities: identities.inUse,
-          policies: engine.compiled.policy.size,
+          policies:
+            informers.networkPolicies.size +
+            informers.palisadeNetworkPolicies.size +
+            informers.palisadeClusterNetworkPolicies.size,
+          policyGroups: engine.compiled.policy.size,
         });
         gc = identities.run(signal);
       }

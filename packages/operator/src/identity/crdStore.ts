@@ -179,31 +179,39 @@ export class CrdIdentityStore implements IdentityStore {
         Resources.securityIdentities,
         { labelSelector: `${UNUSED_LABEL}=true` },
       );
-      for (const o of items) {
+      const due = items.filter((o) => {
         const since = unusedSince(o);
-        if (since === undefined || since > before) continue;
-        try {
-          const gone = await this.client.delete(
-            Resources.securityIdentities,
-            o.metadata.name,
-            undefined,
-            {
-              ...(o.metadata.uid ? { uid: o.metadata.uid } : {}),
-              ...(o.metadata.resourceVersion
-                ? { resourceVersion: o.metadata.resourceVersion }
-                : {}),
-            },
-          );
-          if (gone) {
-            freed.push(o.spec.id);
-            this.names.delete(o.spec.id);
+        return since !== undefined && since <= before;
+      });
+      // Deletes go out 16 at a time; each is conditional on the resourceVersion listed, so
+      // an identity re-used since the list (its mark cleared) answers 409 and is kept.
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        while (next < due.length) {
+          const o = due[next++] as SecurityIdentityObject;
+          try {
+            const gone = await this.client.delete(
+              Resources.securityIdentities,
+              o.metadata.name,
+              undefined,
+              {
+                ...(o.metadata.uid ? { uid: o.metadata.uid } : {}),
+                ...(o.metadata.resourceVersion
+                  ? { resourceVersion: o.metadata.resourceVersion }
+                  : {}),
+              },
+            );
+            if (gone) {
+              freed.push(o.spec.id);
+              this.names.delete(o.spec.id);
+            }
+          } catch (err) {
+            if (err instanceof KubeApiError && err.status === 409) continue;
+            throw err;
           }
-        } catch (err) {
-          // 409: the mark changed since the list (re-used): keep it.
-          if (err instanceof KubeApiError && err.status === 409) continue;
-          throw err;
         }
-      }
+      };
+      await Promise.all(Array.from({ length: Math.min(16, due.length) }, worker));
     } catch (err) {
       throw wrap(err, 'collect unused SecurityIdentities');
     }

@@ -178,7 +178,7 @@ export class IdentityManager implements IdentityNumbering {
     if (!e || e.refs === 0) return;
     if (--e.refs > 0) return;
     this.countLabels(e.labels, -1);
-    this.scheduleMark(e);
+    void this.scheduleMark(e);
   }
 
   /**
@@ -191,6 +191,8 @@ export class IdentityManager implements IdentityNumbering {
     let cleared = 0;
     const at = this.now();
     const jobs: Promise<unknown>[] = [];
+    // Only this sweep's own store calls are awaited: under constant churn the manager as a
+    // whole is never idle, and GC must not wait for it to be.
     for (const s of stored) {
       const e = this.byKey.get(s.key);
       const used = e !== undefined && e.id === s.id && (e.refs > 0 || e.pins > 0);
@@ -215,12 +217,11 @@ export class IdentityManager implements IdentityNumbering {
           };
           this.byKey.set(s.key, n);
           this.byId.set(s.id, n);
-          this.scheduleMark(n, at);
-        } else if (e.id === s.id) this.scheduleMark(e, at);
+          jobs.push(this.scheduleMark(n, at));
+        } else if (e.id === s.id) jobs.push(this.scheduleMark(e, at));
       }
     }
     await Promise.all(jobs);
-    await this.idle();
     return { marked, cleared };
   }
 
@@ -271,15 +272,16 @@ export class IdentityManager implements IdentityNumbering {
     }
   }
 
-  private scheduleMark(e: Entry, at = this.now()): void {
-    void this.serial(e.key, async () => {
+  /** Queues a mark for `e`; the promise settles when the store call is done (never rejects). */
+  private scheduleMark(e: Entry, at = this.now()): Promise<void> {
+    return this.serial(e.key, async () => {
       if (e.refs > 0 || this.byKey.get(e.key) !== e) return;
       if (e.pins > 0) {
         // An ensure is about to hand it to its caller: decide again once that has run.
         this.deferred++;
         setImmediate(() => {
           this.deferred--;
-          this.scheduleMark(e, at);
+          void this.scheduleMark(e, at);
         });
         return;
       }

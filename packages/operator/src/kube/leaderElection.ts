@@ -94,7 +94,9 @@ export class LeaderElector {
       await this.renewLoop(signal);
       lead.abort();
       this.leading = false;
-      this.log.warn('stopped leading', { identity: this.o.identity });
+      if (signal.aborted)
+        this.log.info('stopped leading: shutting down', { identity: this.o.identity });
+      else this.log.warn('lost the lease: stopped leading', { identity: this.o.identity });
       this.o.onStoppedLeading?.();
       if (signal.aborted) await this.release();
     }
