@@ -25,7 +25,9 @@ function processesMentioning(needle: string): number[] {
  * Starts a control plane in a separate node process and resolves with its directory once
  * it is ready; `mode` says how that process then ends.
  */
-function startInChild(mode: 'exit' | 'hang'): Promise<{ dir: string; kill: () => void }> {
+function startInChild(
+  mode: 'exit' | 'hang',
+): Promise<{ dir: string; kill: () => void; exited: Promise<void> }> {
   const index = new URL('../index.js', import.meta.url).href;
   const script = `import { startControlPlane } from ${JSON.stringify(index)};
 const cp = await startControlPlane();
@@ -35,11 +37,13 @@ setInterval(() => {}, 1000);`;
   const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
   return new Promise((resolve, reject) => {
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
       out += d;
-      if (out.includes('\n')) resolve({ dir: out.trim(), kill: () => child.kill('SIGKILL') });
+      if (out.includes('\n'))
+        resolve({ dir: out.trim(), kill: () => child.kill('SIGKILL'), exited });
     });
     child.once('exit', (code) => {
       if (!out.includes('\n'))
@@ -63,6 +67,7 @@ describe('children never outlive the test process', () => {
     const [exits, killed] = await Promise.all([startInChild('exit'), startInChild('hang')]);
     killed.kill();
     assert.deepEqual(await waitGone(exits.dir), []);
+    await exits.exited; // its exit hook has run to the end
     assert.equal(existsSync(exits.dir), false, 'the exit hook removes the directory');
     assert.deepEqual(await waitGone(killed.dir), []);
     rmSync(killed.dir, { recursive: true, force: true });

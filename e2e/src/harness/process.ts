@@ -5,7 +5,7 @@
  * Their stdout and stderr go straight to a log file.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { ControlPlaneError } from './errors.js';
 import { findExecutable } from './binaries.js';
 
@@ -53,6 +53,12 @@ function installExitHook(): void {
         // already gone
       }
     }
+    // Wait (at most 2 s) until every child has really died, so the hooks below do not race
+    // a dying etcd that is still writing into the directory they remove.
+    const deadline = Date.now() + 2000;
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    while ([...live].some((c) => c.pid !== undefined && isRunning(c.pid)) && Date.now() < deadline)
+      Atomics.wait(pause, 0, 0, 10);
     for (const h of exitHooks) {
       try {
         h();
@@ -61,6 +67,16 @@ function installExitHook(): void {
       }
     }
   });
+}
+
+/** True while `pid` exists and is not a zombie (a zombie no longer runs, it only waits to be reaped). */
+function isRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
 }
 
 /**
