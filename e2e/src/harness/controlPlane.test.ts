@@ -65,12 +65,15 @@ async function waitGone(dir: string): Promise<number[]> {
 describe('children never outlive the test process', () => {
   it('when it exits without stop(), or is killed with SIGKILL', async () => {
     const [exits, killed] = await Promise.all([startInChild('exit'), startInChild('hang')]);
-    killed.kill();
-    assert.deepEqual(await waitGone(exits.dir), []);
-    await exits.exited; // its exit hook has run to the end
-    assert.equal(existsSync(exits.dir), false, 'the exit hook removes the directory');
-    assert.deepEqual(await waitGone(killed.dir), []);
-    rmSync(killed.dir, { recursive: true, force: true });
+    try {
+      killed.kill();
+      assert.deepEqual(await waitGone(exits.dir), []);
+      await exits.exited; // its exit hook has run to the end
+      assert.equal(existsSync(exits.dir), false, 'the exit hook removes the directory');
+      assert.deepEqual(await waitGone(killed.dir), []);
+    } finally {
+      for (const d of [exits.dir, killed.dir]) rmSync(d, { recursive: true, force: true });
+    }
   });
 });
 
