@@ -30,6 +30,7 @@
 #include <linux/udp.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_core_read.h>
 
 #include "palisade.h"
 
@@ -138,6 +139,34 @@ static __always_inline void copy16(__u8 *dst, const __u8 *src)
 	__builtin_memcpy(dst, src, 16);
 }
 
+/* Copies len bytes at off: straight from the packet when they are in its linear part (no
+ * helper call: the common case, ~25 ns less per packet), else through bpf_skb_load_bytes.
+ * Returns 0, or < 0 when the packet is shorter. */
+static __always_inline int load(struct __sk_buff *skb, __u32 off, void *dst, __u32 len)
+{
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	if (off <= 0xffff) {
+		void *at = data + off;
+		if (at + len <= end) {
+			__builtin_memcpy(dst, at, len);
+			return 0;
+		}
+	}
+	return bpf_skb_load_bytes(skb, off, dst, len);
+}
+
+/* Monotonic time for conntrack and the event rate limit: the clock of the last tick
+ * (bpf_ktime_get_coarse_ns, Linux >= 5.11; ~15 ns less per packet than reading the clock
+ * source) where the kernel has it, else bpf_ktime_get_ns. Both count CLOCK_MONOTONIC, so
+ * entries written by either compare correctly; lifetimes are seconds, a tick is <= 10 ms. */
+static __always_inline __u64 coarse_now(void)
+{
+	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_ktime_get_coarse_ns))
+		return bpf_ktime_get_coarse_ns();
+	return bpf_ktime_get_ns();
+}
+
 /* Returns 1 on success, 0 for a packet to pass untouched (not IP, neighbour discovery),
  * -1 when it is malformed. */
 static __always_inline int parse(struct __sk_buff *skb, struct pkt *p)
@@ -149,7 +178,7 @@ static __always_inline int parse(struct __sk_buff *skb, struct pkt *p)
 
 	if (proto == bpf_htons(ETH_P_IP)) {
 		struct iphdr ip;
-		if (bpf_skb_load_bytes(skb, off, &ip, sizeof(ip)) < 0)
+		if (load(skb, off, &ip, sizeof(ip)) < 0)
 			return -1;
 		if (ip.ihl < 5)
 			return -1;
@@ -165,7 +194,7 @@ static __always_inline int parse(struct __sk_buff *skb, struct pkt *p)
 		off += ip.ihl * 4;
 	} else if (proto == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr ip6;
-		if (bpf_skb_load_bytes(skb, off, &ip6, sizeof(ip6)) < 0)
+		if (load(skb, off, &ip6, sizeof(ip6)) < 0)
 			return -1;
 		p->family = 6;
 		copy16(p->saddr, (const __u8 *)&ip6.saddr);
@@ -178,13 +207,13 @@ static __always_inline int parse(struct __sk_buff *skb, struct pkt *p)
 			if (nexthdr == IPPROTO_HOPOPTS || nexthdr == IPPROTO_ROUTING ||
 			    nexthdr == IPPROTO_DSTOPTS) {
 				__u8 h[2];
-				if (bpf_skb_load_bytes(skb, off, h, 2) < 0)
+				if (load(skb, off, h, 2) < 0)
 					return -1;
 				nexthdr = h[0];
 				off += (h[1] + 1) * 8;
 			} else if (nexthdr == IPPROTO_FRAGMENT) {
 				__u8 h[4];
-				if (bpf_skb_load_bytes(skb, off, h, 4) < 0)
+				if (load(skb, off, h, 4) < 0)
 					return -1;
 				nexthdr = h[0];
 				if (((h[2] << 8) | h[3]) & 0xfff8)
@@ -210,7 +239,7 @@ static __always_inline int parse(struct __sk_buff *skb, struct pkt *p)
 	switch (nexthdr) {
 	case IPPROTO_TCP: {
 		__u8 h[14];
-		if (bpf_skb_load_bytes(skb, off, h, sizeof(h)) < 0)
+		if (load(skb, off, h, sizeof(h)) < 0)
 			return -1;
 		__builtin_memcpy(&p->sport_be, &h[0], 2);
 		__builtin_memcpy(&p->dport_be, &h[2], 2);
@@ -221,7 +250,7 @@ static __always_inline int parse(struct __sk_buff *skb, struct pkt *p)
 	case IPPROTO_UDP:
 	case IPPROTO_SCTP: {
 		__u16 ports[2];
-		if (bpf_skb_load_bytes(skb, off, ports, sizeof(ports)) < 0)
+		if (load(skb, off, ports, sizeof(ports)) < 0)
 			return -1;
 		p->sport_be = ports[0];
 		p->dport_be = ports[1];
@@ -231,7 +260,7 @@ static __always_inline int parse(struct __sk_buff *skb, struct pkt *p)
 	case IPPROTO_ICMP:
 	case IPPROTO_ICMPV6: {
 		__u8 h[8];
-		if (bpf_skb_load_bytes(skb, off, h, sizeof(h)) < 0)
+		if (load(skb, off, h, sizeof(h)) < 0)
 			return -1;
 		p->icmp_type = h[0];
 		p->policy_port = h[0];
@@ -369,7 +398,7 @@ static __always_inline void emit(const struct pal_config *cfg, struct __sk_buff 
 		count(PAL_CNT_EVENTS_LOST);
 		return;
 	}
-	e->ts_ns = now;
+	e->ts_ns = bpf_ktime_get_ns();
 	e->ifindex = skb->ifindex;
 	e->subject = subject;
 	e->remote = remote;
@@ -402,7 +431,7 @@ static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
 		return TC_ACT_SHOT;
 	}
 
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now = coarse_now();
 	__u32 zero = 0;
 	struct pal_config *cfg = bpf_map_lookup_elem(&pal_config, &zero);
 	__u32 epoch = cfg ? cfg->policy_epoch : 0;
@@ -457,7 +486,7 @@ static __always_inline int handle(struct __sk_buff *skb, __u8 dir)
 		/* Writes to the shared entry only when something changes (at most every
 		 * CT_TOUCH_NS for the timestamp): a write per packet bounces the cache line
 		 * between CPUs. */
-		if (now - ct->last_seen_ns > CT_TOUCH_NS)
+		if (now > ct->last_seen_ns + CT_TOUCH_NS)
 			ct->last_seen_ns = now;
 		if (p.protocol == IPPROTO_TCP && (p.tcp_flags & 0x05)) {
 			if (p.tcp_flags & 0x01)

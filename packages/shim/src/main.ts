@@ -1,12 +1,19 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=2 --expose-gc
 /**
  * palisade-shim: the node shim process. Wiring only: options → datapath → shim → local
- * policy source and local API, timers, signals.
+ * policy source and local API, timers, signals, memory.
+ *
+ * Memory (measured with `dist/bench/memory.bench.js`, see docs/benchmarks.md): the shebang
+ * caps V8's young generation at 2 × 2 MiB (by default it grows to 2 × 16 MiB on the burst
+ * of reading a snapshot, for a live heap of ~20 MiB) and exposes `gc`, which the memory
+ * releaser runs once after a new state so the previous one does not stay resident; glibc's
+ * mmap threshold is fixed so large blocks (a snapshot file read) go back when freed. Run
+ * as `node dist/main.js`, the shim works the same, with more memory.
  *
  *   palisade-shim --node NAME (--policy-dir DIR… | --compiled FILE) [--socket PATH] [--state-dir DIR]
  *                 [--bpffs /sys/fs/bpf] [--capacity-policy N] [--capacity-ipcache N]
  *                 [--capacity-endpoints N] [--resync-interval MS] [--source-interval MS]
- *                 [--events-per-sec N]
+ *                 [--events-per-sec N] [--hook auto|tcx|tc]
  *
  * The policy comes from YAML objects compiled here (`--policy-dir`, for development and
  * tests) or from a compiled snapshot (`--compiled`, the shape the operator sends), re-read
@@ -29,6 +36,8 @@ import { readSnapshot } from './source/snapshotSource.js';
 import { Shim } from './shim.js';
 import { serveLocalApi } from './api/server.js';
 import { defaultSocket } from './api/client.js';
+import { addon } from './native/addon.js';
+import { MemoryReleaser } from './memoryRelease.js';
 
 function fingerprint(paths: readonly string[]): string {
   const parts: string[] = [];
@@ -68,6 +77,7 @@ async function main(): Promise<void> {
       'resync-interval': { type: 'string' },
       'source-interval': { type: 'string' },
       'events-per-sec': { type: 'string' },
+      hook: { type: 'string' },
     },
     strict: true,
   });
@@ -82,10 +92,20 @@ async function main(): Promise<void> {
     const n = positive(flagName, values[flagName]);
     if (n !== undefined) capacity[map] = n;
   }
+  const hook = values.hook ?? 'auto';
+  if (hook !== 'auto' && hook !== 'tcx' && hook !== 'tc')
+    throw new ShimError('INVALID_REQUEST', `--hook must be auto, tcx or tc, got ${hook}`);
   const datapath = Datapath.open({
     node,
     ...(values.bpffs ? { bpffs: values.bpffs } : {}),
     capacity,
+    hook,
+  });
+  addon().mallocTune(128 * 1024, 1024 * 1024);
+  const gc = (globalThis as { gc?: () => void }).gc; // present under --expose-gc
+  const releaser = new MemoryReleaser({
+    ...(gc ? { gc } : {}),
+    trim: () => void addon().mallocTrim(),
   });
   const stateDir = values['state-dir'] ?? `/var/lib/palisade/${node}`;
   const registry = new EndpointRegistry(join(stateDir, 'endpoints.json'));
@@ -111,9 +131,11 @@ async function main(): Promise<void> {
   };
   if (local) reload();
   const applied = shim.start(state);
+  releaser.changed();
   log.info('shim started', {
     node,
     pinDir: datapath.pinDir,
+    hook: datapath.hook,
     endpoints: registry.list().length,
     applied,
   });
@@ -124,7 +146,9 @@ async function main(): Promise<void> {
     reload: () => {
       fp = fingerprint(paths);
       reload();
-      return shim.setState(state);
+      const r = shim.setState(state);
+      releaser.changed();
+      return r;
     },
   });
   log.info('local API listening', { socket });
@@ -152,6 +176,7 @@ async function main(): Promise<void> {
         fp = next;
         reload();
         const r = shim.setState(state);
+        releaser.changed();
         log.info('policy applied', { ...r });
       }),
       positive('source-interval', values['source-interval']) ?? 1000,
@@ -162,10 +187,12 @@ async function main(): Promise<void> {
     guard('policy reload', () => {
       reload();
       shim.setState(state);
+      releaser.changed();
     }),
   );
   const stop = (): void => {
     for (const t of timers) clearInterval(t);
+    releaser.close();
     server.close();
     shim.close();
     log.info('shim stopped; the datapath keeps enforcing');

@@ -12,8 +12,13 @@ import { addon, type RingbufHandle } from './native/addon.js';
 import { ShimError, type ShimErrorCode } from './errors.js';
 import type { Datapath } from './bpf/datapath.js';
 import { COUNTERS, COUNTER_SLOTS, flowEvent } from './bpf/layouts.js';
-import { desiredIpcache, desiredMaps, type DesiredMaps } from './reconciler/desired.js';
-import type { MapContents } from './bpf/maps.js';
+import {
+  desiredIpcache,
+  emptyDesiredMaps,
+  fillDesired,
+  policyIndex,
+  type PolicyIndex,
+} from './reconciler/desired.js';
 import { Reconciler, type ApplyResult } from './reconciler/reconciler.js';
 import type { EndpointRegistry } from './reconciler/registry.js';
 import type { LocalEndpoint } from './reconciler/endpoint.js';
@@ -61,12 +66,16 @@ export interface ShimStatus {
 /** One node's shim. */
 export class Shim {
   private state: CompiledState = emptyState();
-  private desired: DesiredMaps | undefined;
+  /** The desired maps, refilled in place on every reconcile (packed: no object per entry). */
+  private readonly desired = emptyDesiredMaps();
+  /** rule_ref → rule ids of the last successful apply (names flow events). */
+  private appliedRules: ReadonlyMap<number, readonly string[]> = new Map();
   /**
-   * What depends on the compiled state alone, computed once per state: the ipcache part of
-   * the desired maps (endpoint changes reuse it) and the pod of each address (flow records).
+   * What depends on the compiled state alone, computed once per state: whether
+   * `desired.ipcache` holds this state's prefixes (endpoint changes reuse it), the policy
+   * groups of each subject, and the pod of each address (flow records).
    */
-  private perState: { ipcache?: MapContents; podByIp?: Map<string, string> } = {};
+  private perState: { ipcache?: true; index?: PolicyIndex; podByIp?: Map<string, string> } = {};
   private readonly reconciler: Reconciler;
   private readonly flows: FlowBuffer<FlowRecord>;
   private ring: RingbufHandle | undefined;
@@ -121,14 +130,18 @@ export class Shim {
 
   /** Applies the current state; with `resync`, re-reads the kernel first (repairs drift). */
   reconcile(opts: { resync?: boolean } = {}): ApplyResult {
-    const ipcache = (this.perState.ipcache ??= desiredIpcache(this.state));
-    const desired = desiredMaps(this.state, this.o.registry.list(), {
-      ipcache,
+    const desired = this.desired;
+    if (!this.perState.ipcache) {
+      desiredIpcache(this.state, desired.ipcache);
+      this.perState.ipcache = true;
+    }
+    fillDesired(desired, this.state, this.o.registry.list(), {
+      index: (this.perState.index ??= policyIndex(this.state)),
       ...(this.o.proxyPort !== undefined ? { proxyPort: this.o.proxyPort } : {}),
     });
     try {
       const r = this.reconciler.apply(desired, opts);
-      this.desired = desired;
+      this.appliedRules = new Map(desired.rules);
       this.lastApply = r;
       this.applies++;
       if (r.drift > 0) {
@@ -192,7 +205,7 @@ export class Shim {
     const records = addon().ringbufConsume(this.ring, max);
     if (records.length === 0) return 0;
     const podByIp = (this.perState.podByIp ??= podsByAddress(this.state));
-    const rules = this.desired?.rules;
+    const rules = this.appliedRules;
     const names = {
       node: this.o.node,
       endpointOf: (ifindex: number) => this.o.registry.byIfIndex(ifindex)?.pod,
@@ -201,7 +214,7 @@ export class Shim {
         return a ? podByIp.get(`${a.family}:${a.addr}`) : undefined;
       },
       labelsOf: (id: number) => this.state.identities.get(id)?.labels,
-      rulesOf: (ref: number) => rules?.get(ref),
+      rulesOf: (ref: number) => rules.get(ref),
     };
     const now = new Date();
     for (const r of records) this.flows.push(flowRecord(flowEvent.decode(r), names, now));

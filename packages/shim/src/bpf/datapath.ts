@@ -5,11 +5,21 @@
  * Invariant: nothing here ever detaches a program or unpins a map on its own. When the
  * shim exits, the programs stay attached and the maps pinned, so the kernel keeps
  * enforcing; the next shim loads the programs again, reuses the pinned maps and replaces
- * each attached program atomically (tc's replace), with no moment without a program.
+ * each attached program atomically (tcx or tc replace, `hooks.ts`), with no moment without
+ * a program.
  */
 import { mkdirSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { addon, BPF_OBJECT_PATH, errnoOf, type ObjectHandle } from '../native/addon.js';
+import {
+  attachedPrograms,
+  attachPrograms,
+  detachPrograms,
+  resolveHook,
+  type AttachHook,
+  type HookChoice,
+  type ProgramFds,
+} from './hooks.js';
 import { ShimError } from '../errors.js';
 import { KernelMap } from './maps.js';
 import {
@@ -45,13 +55,11 @@ export interface DatapathOptions {
   readonly objectPath?: string;
   /** Map capacities; must match maps already pinned from an earlier run. */
   readonly capacity?: Partial<Record<SizedMap, number>>;
+  /** Where programs attach on each endpoint device (default `auto`: tcx when the kernel has it). */
+  readonly hook?: HookChoice;
 }
 
 const BPF_FS_MAGIC = 0xcafe4a11;
-/** tc filter priority and handle the shim owns on every endpoint device. */
-export const TC_PRIORITY = 1;
-/** tc filter handle. */
-export const TC_HANDLE = 1;
 
 /** The loaded datapath of one node. */
 export class Datapath {
@@ -65,7 +73,9 @@ export class Datapath {
     readonly config: KernelMap,
     readonly counters: KernelMap,
     readonly eventsFd: number,
-    private readonly progs: { fromPod: number; toPod: number },
+    private readonly progs: ProgramFds,
+    /** Where this datapath attaches programs. */
+    readonly hook: AttachHook,
   ) {}
 
   /** Loads the object, pinning or reusing the node's maps. */
@@ -109,43 +119,24 @@ export class Datapath {
       map('pal_counters', 4, 8),
       a.objectMapFd(obj, 'pal_events'),
       { fromPod: a.objectProgFd(obj, 'from_pod'), toPod: a.objectProgFd(obj, 'to_pod') },
+      resolveHook(o.hook ?? 'auto'),
     );
   }
 
   /** Attaches (or atomically replaces) the programs on an endpoint's host-side device. */
   attach(ifindex: number): void {
-    const a = addon();
-    try {
-      a.tcAttach(ifindex, 'ingress', TC_PRIORITY, TC_HANDLE, this.progs.fromPod);
-      a.tcAttach(ifindex, 'egress', TC_PRIORITY, TC_HANDLE, this.progs.toPod);
-    } catch (e) {
-      const code = errnoOf(e);
-      if (code === 'EOPNOTSUPP' || code === 'ENOTSUPP')
-        throw new ShimError(
-          'KERNEL_FEATURE',
-          `the kernel cannot attach tc programs (clsact qdisc, CONFIG_NET_SCH_INGRESS and CONFIG_NET_CLS_BPF): ${(e as Error).message}`,
-          { cause: e },
-        );
-      throw new ShimError('KERNEL', `attaching to ifindex ${ifindex}: ${(e as Error).message}`, {
-        cause: e,
-      });
-    }
+    attachPrograms(ifindex, this.progs, this.hook);
   }
 
   /** Removes the programs from a device (used when an endpoint goes away but its device stays). */
   detach(ifindex: number): void {
-    const a = addon();
-    a.tcDetach(ifindex, 'ingress', TC_PRIORITY, TC_HANDLE);
-    a.tcDetach(ifindex, 'egress', TC_PRIORITY, TC_HANDLE);
+    detachPrograms(ifindex);
   }
 
   /** The program ids attached to a device (0 when none). */
   attached(ifindex: number): { ingress: number; egress: number } {
-    const a = addon();
-    return {
-      ingress: a.tcQuery(ifindex, 'ingress', TC_PRIORITY, TC_HANDLE),
-      egress: a.tcQuery(ifindex, 'egress', TC_PRIORITY, TC_HANDLE),
-    };
+    const { ingress, egress } = attachedPrograms(ifindex);
+    return { ingress, egress };
   }
 
   /** Ids of the programs this load created. */

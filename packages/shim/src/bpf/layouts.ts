@@ -138,15 +138,37 @@ export interface PolicyKeyFields {
 export const policyKey = {
   size: 16,
   encode(buf: Buffer, off: number, k: PolicyKeyFields): void {
+    policyKey.encodeFields(
+      buf,
+      off,
+      k.subject,
+      k.remote,
+      k.direction,
+      k.protocol,
+      k.port,
+      k.portPrefixLen,
+    );
+  },
+  /** `encode` with the fields as arguments (no object per key on hot paths). */
+  encodeFields(
+    buf: Buffer,
+    off: number,
+    subject: number,
+    remote: number,
+    direction: 0 | 1,
+    protocol: number,
+    port: number,
+    portPrefixLen: number,
+  ): void {
     const o = POLICY_KEY;
     const prefix =
-      k.protocol === 0 ? POLICY_PREFIX_ANY_PROTO : POLICY_PREFIX_ANY_PROTO + 8 + k.portPrefixLen;
+      protocol === 0 ? POLICY_PREFIX_ANY_PROTO : POLICY_PREFIX_ANY_PROTO + 8 + portPrefixLen;
     buf.writeUInt32LE(prefix, off + o.prefixlen);
-    buf.writeUInt32LE(k.subject, off + o.subject);
-    buf.writeUInt32LE(k.remote, off + o.remote);
-    buf[off + o.direction] = k.direction;
-    buf[off + o.protocol] = k.protocol;
-    buf.writeUInt16BE(k.protocol === 0 ? 0 : k.port, off + o.port_be);
+    buf.writeUInt32LE(subject, off + o.subject);
+    buf.writeUInt32LE(remote, off + o.remote);
+    buf[off + o.direction] = direction;
+    buf[off + o.protocol] = protocol;
+    buf.writeUInt16BE(protocol === 0 ? 0 : port, off + o.port_be);
   },
   decode(buf: Buffer, off: number): PolicyKeyFields {
     const o = POLICY_KEY;

@@ -1,12 +1,10 @@
 /**
- * One pinned BPF map as the shim sees it: whole-map reads and batched writes, with keys
- * and values as Buffers of the layouts in `layouts.ts`.
+ * One pinned BPF map as the shim sees it: whole-map reads into a packed table and batched
+ * writes and deletes of packed keys and values, in the layouts of `layouts.ts`.
  */
 import { addon } from '../native/addon.js';
 import { ShimError } from '../errors.js';
-
-/** A map's entries: key bytes (as a latin1 string, for use as a Map key) → value bytes. */
-export type MapContents = Map<string, Buffer>;
+import type { EntryTable } from './entryTable.js';
 
 /** A BPF map opened by file descriptor. */
 export class KernelMap {
@@ -18,28 +16,32 @@ export class KernelMap {
     readonly capacity: number,
   ) {}
 
-  /** Every entry, read from the kernel. */
-  dump(): MapContents {
-    const d = addon().mapDump(this.fd, this.keySize, this.valueSize);
-    const out: MapContents = new Map();
-    for (let i = 0; i < d.count; i++) {
-      const k = d.keys.subarray(i * this.keySize, (i + 1) * this.keySize).toString('latin1');
-      out.set(k, Buffer.from(d.values.subarray(i * this.valueSize, (i + 1) * this.valueSize)));
+  /**
+   * Replaces `into`'s contents with every entry of the map, read straight into its storage
+   * (no allocation once the table has its size).
+   */
+  dumpInto(into: EntryTable): void {
+    const a = addon();
+    try {
+      into.refill((keys, values) =>
+        a.mapDumpInto(this.fd, keys, values, this.keySize, this.valueSize),
+      );
+    } catch (e) {
+      throw new ShimError('KERNEL', `reading ${this.name}: ${(e as Error).message}`, { cause: e });
     }
-    return out;
   }
 
-  /** Writes entries in one batch. */
-  update(entries: readonly (readonly [string, Buffer])[]): void {
-    if (entries.length === 0) return;
-    const keys = Buffer.allocUnsafe(entries.length * this.keySize);
-    const values = Buffer.allocUnsafe(entries.length * this.valueSize);
-    entries.forEach(([k, v], i) => {
-      keys.write(k, i * this.keySize, 'latin1');
-      v.copy(values, i * this.valueSize);
-    });
+  /** Writes `count` packed entries in one batch. */
+  update(keys: Buffer, values: Buffer, count: number): void {
+    if (count === 0) return;
     try {
-      addon().mapUpdate(this.fd, keys, values, entries.length, 0);
+      addon().mapUpdate(
+        this.fd,
+        keys.subarray(0, count * this.keySize),
+        values.subarray(0, count * this.valueSize),
+        count,
+        0,
+      );
     } catch (e) {
       throw new ShimError('KERNEL', `updating ${this.name}: ${(e as Error).message}`, {
         cause: e,
@@ -47,13 +49,11 @@ export class KernelMap {
     }
   }
 
-  /** Deletes keys (missing ones are fine). Returns how many existed. */
-  delete(keys: readonly string[]): number {
-    if (keys.length === 0) return 0;
-    const buf = Buffer.allocUnsafe(keys.length * this.keySize);
-    keys.forEach((k, i) => buf.write(k, i * this.keySize, 'latin1'));
+  /** Deletes `count` packed keys (missing ones are fine). Returns how many existed. */
+  delete(keys: Buffer, count: number): number {
+    if (count === 0) return 0;
     try {
-      return addon().mapDelete(this.fd, buf, keys.length);
+      return addon().mapDelete(this.fd, keys.subarray(0, count * this.keySize), count);
     } catch (e) {
       throw new ShimError('KERNEL', `deleting from ${this.name}: ${(e as Error).message}`, {
         cause: e,

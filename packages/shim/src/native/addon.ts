@@ -49,6 +49,11 @@ export interface Addon {
     keySize: number,
     valueSize: number,
   ): { keys: Buffer; values: Buffer; count: number };
+  /**
+   * Reads a map's entries into `keys` and `values` (packed, as many as fit) and returns how
+   * many entries the map holds; when that is more than fit, grow the buffers and call again.
+   */
+  mapDumpInto(fd: number, keys: Buffer, values: Buffer, keySize: number, valueSize: number): number;
   tcAttach(
     ifindex: number,
     point: 'ingress' | 'egress',
@@ -58,11 +63,27 @@ export interface Addon {
   ): number;
   tcDetach(ifindex: number, point: 'ingress' | 'egress', priority: number, handle: number): void;
   tcQuery(ifindex: number, point: 'ingress' | 'egress', priority: number, handle: number): number;
+  /**
+   * Attaches a program at a device's tcx hook (Linux >= 6.6), atomically replacing the
+   * program of the same name there. Returns its id; throws EINVAL when the kernel has no tcx.
+   */
+  tcxAttach(ifindex: number, point: 'ingress' | 'egress', name: string, progFd: number): number;
+  /** Removes the program of that name from a tcx hook (none there, or no tcx, is fine). */
+  tcxDetach(ifindex: number, point: 'ingress' | 'egress', name: string): void;
+  /** Id of the program of that name at a tcx hook; 0 when none, -1 when the kernel has no tcx. */
+  tcxQuery(ifindex: number, point: 'ingress' | 'egress', name: string): number;
   ringbufOpen(mapFd: number): RingbufHandle;
   ringbufConsume(h: RingbufHandle, max: number): Buffer[];
   ringbufClose(h: RingbufHandle): void;
   btfStruct(objPath: string, name: string): BtfStruct | null;
   ifindex(name: string): number;
+  /**
+   * Fixes glibc's mmap and trim thresholds (bytes), which it otherwise raises to the largest
+   * block freed so far, keeping later large blocks resident after they are freed.
+   */
+  mallocTune(mmapThreshold: number, trimThreshold: number): void;
+  /** Gives free malloc heap pages back to the kernel (`malloc_trim(0)`); true when any were. */
+  mallocTrim(): boolean;
 }
 
 /** Path of the built addon. */

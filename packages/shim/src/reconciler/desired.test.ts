@@ -10,7 +10,7 @@ import {
   VERDICT,
 } from '../bpf/layouts.js';
 import { desiredMaps, ruleRef } from './desired.js';
-import { diffMap } from './diff.js';
+import { diffSize, diffTables } from './diff.js';
 import type { LocalEndpoint } from './endpoint.js';
 
 function engineWith(objects: unknown[]): PolicyEngine {
@@ -63,6 +63,13 @@ const OBJECTS = [
   },
 ];
 
+/** FNV-1a of a string's UTF-16 code units, as ruleRef is specified. */
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
+  return h === 0 ? 1 : h;
+}
+
 describe('desired maps', () => {
   const e = engineWith(OBJECTS);
   const s = e.compiled;
@@ -77,9 +84,9 @@ describe('desired maps', () => {
     const val = (ifindex: number) => {
       const k = Buffer.alloc(4);
       k.writeUInt32LE(ifindex);
-      const v = d.endpoints.get(k.toString('latin1'));
-      assert.ok(v);
-      return endpointValue.decode(v, 0);
+      const e = d.endpoints.find(k, 0);
+      assert.ok(e >= 0);
+      return endpointValue.decode(d.endpoints.valueAt(e), 0);
     };
     assert.deepEqual(val(10), { identity: idOf('a'), flags: 0 });
     assert.deepEqual(val(11), { identity: idOf('b'), flags: EP_FLAGS.ingressIsolated });
@@ -89,15 +96,16 @@ describe('desired maps', () => {
   it('holds the policy entries of local identities only, with rule references', () => {
     const d = desiredMaps(s, [ep('b', 11, '10.0.0.2')]);
     assert.ok(d.policy.size > 0);
-    for (const [k, v] of d.policy) {
-      const key = policyKey.decode(Buffer.from(k, 'latin1'), 0);
+    for (let i = 0; i < d.policy.size; i++) {
+      const key = policyKey.decode(d.policy.keyAt(i), 0);
       assert.equal(key.subject, idOf('b'), 'only b (the local endpoint) has entries');
-      const val = policyValue.decode(v, 0);
+      const val = policyValue.decode(d.policy.valueAt(i), 0);
       assert.equal(val.verdict, VERDICT.allow);
       const rules = d.rules.get(val.ruleRef);
       assert.ok(rules?.every((r) => r.startsWith('NetworkPolicy/x/b:')));
       assert.equal(ruleRef(rules ?? []), val.ruleRef);
     }
+    assert.equal(ruleRef(['a', 'b']), fnv1a('a\nb'), 'ruleRef hashes the ids joined by newlines');
     const none = desiredMaps(s, [ep('a', 10, '10.0.0.1')]);
     assert.equal(
       none.policy.size,
@@ -109,7 +117,9 @@ describe('desired maps', () => {
   it('keeps every ipcache prefix (a remote address never falls back to world)', () => {
     const d = desiredMaps(s, []);
     assert.equal(d.ipcache.size, s.ipcache.size);
-    const ids = [...d.ipcache.values()].map((v) => ipcacheValue.decode(v, 0)).sort();
+    const ids = Array.from({ length: d.ipcache.size }, (_, i) =>
+      ipcacheValue.decode(d.ipcache.valueAt(i), 0),
+    ).sort();
     assert.deepEqual(ids, [...s.ipcache.values()].sort());
   });
 
@@ -133,9 +143,11 @@ describe('desired maps', () => {
       },
     ]);
     const after = desiredMaps(e2.compiled, [ep('a', 10, '10.0.0.1'), ep('b', 11, '10.0.0.2')]);
-    const d = diffMap(after.policy, before.policy);
-    assert.equal(d.remove.length, 0);
-    assert.ok(d.upsert.length >= 1 && d.upsert.length <= 2, `${d.upsert.length} upserts`);
-    assert.deepEqual(diffMap(before.policy, before.policy), { upsert: [], remove: [] });
+    const d = diffTables(after.policy, before.policy);
+    assert.equal(d.remove.count, 0);
+    assert.ok(d.upsert.count >= 1 && d.upsert.count <= 2, `${d.upsert.count} upserts`);
+    assert.equal(diffSize(diffTables(before.policy, before.policy)), 0);
+    const back = diffTables(before.policy, after.policy);
+    assert.equal(diffSize(back), diffSize(d), 'undoing the change is as many changes');
   });
 });

@@ -9,14 +9,22 @@
  *   4. endpoint removals, 5. ipcache removals, 6. policy removals (nothing points at them)
  *   7. bump the policy epoch, so tracked flows re-check for a new deny.
  *
- * The reconciler remembers what it wrote (`believed`); `resync` re-reads the kernel, so a
- * map changed behind the shim's back (drift) is repaired on the next resync.
+ * The reconciler remembers what it wrote (`believed`, packed tables); `resync` re-reads the
+ * kernel, so a map changed behind the shim's back (drift) is repaired on the next resync.
  */
 import { ShimError } from '../errors.js';
 import type { Datapath } from '../bpf/datapath.js';
-import type { KernelMap, MapContents } from '../bpf/maps.js';
+import type { KernelMap } from '../bpf/maps.js';
+import { EntryTable } from '../bpf/entryTable.js';
 import { configValue } from '../bpf/layouts.js';
-import { diffMap, diffSize, type MapDiff } from './diff.js';
+import {
+  countDifferences,
+  diffSize,
+  diffTables,
+  type MapDiff,
+  type PackedEntries,
+  type PackedKeys,
+} from './diff.js';
 import type { DesiredMaps } from './desired.js';
 
 /** What one apply did. */
@@ -38,7 +46,12 @@ const MANAGED: readonly Managed[] = ['ipcache', 'policy', 'endpoints'];
 
 /** Keeps one node's maps equal to a desired content. */
 export class Reconciler {
-  private believed: Record<Managed, MapContents> | undefined;
+  private believed: Record<Managed, EntryTable> | undefined;
+  /**
+   * Tables a resync reads the kernel into, swapped with `believed` afterwards: the two
+   * sets alternate, so a periodic resync allocates nothing once they have their size.
+   */
+  private spare: Record<Managed, EntryTable> | undefined;
   private epoch = 0;
 
   constructor(private readonly dp: Datapath) {}
@@ -76,21 +89,17 @@ export class Reconciler {
     const resynced = opts.resync === true || this.believed === undefined;
     let drift = 0;
     if (resynced) {
-      const actual = {
-        ipcache: this.dp.ipcache.dump(),
-        policy: this.dp.policy.dump(),
-        endpoints: this.dp.endpoints.dump(),
-      };
+      const actual = this.readKernel();
       if (this.believed)
-        for (const m of MANAGED) drift += diffSize(diffMap(this.believed[m], actual[m]));
-      this.believed = actual;
+        for (const m of MANAGED) drift += countDifferences(this.believed[m], actual[m]);
+      this.swapIn(actual);
       if (this.epoch === 0) this.epoch = this.readEpoch();
     }
-    const believed = this.believed as Record<Managed, MapContents>;
+    const believed = this.believed as Record<Managed, EntryTable>;
     const diffs: Record<Managed, MapDiff> = {
-      ipcache: diffMap(desired.ipcache, believed.ipcache),
-      policy: diffMap(desired.policy, believed.policy),
-      endpoints: diffMap(desired.endpoints, believed.endpoints),
+      ipcache: diffTables(desired.ipcache, believed.ipcache),
+      policy: diffTables(desired.policy, believed.policy),
+      endpoints: diffTables(desired.endpoints, believed.endpoints),
     };
     const changed = MANAGED.some((m) => diffSize(diffs[m]) > 0);
     try {
@@ -107,14 +116,14 @@ export class Reconciler {
     if (changed) this.writeEpoch(this.epoch + 1);
     return {
       upserts: {
-        ipcache: diffs.ipcache.upsert.length,
-        policy: diffs.policy.upsert.length,
-        endpoints: diffs.endpoints.upsert.length,
+        ipcache: diffs.ipcache.upsert.count,
+        policy: diffs.policy.upsert.count,
+        endpoints: diffs.endpoints.upsert.count,
       },
       removes: {
-        ipcache: diffs.ipcache.remove.length,
-        policy: diffs.policy.remove.length,
-        endpoints: diffs.endpoints.remove.length,
+        ipcache: diffs.ipcache.remove.count,
+        policy: diffs.policy.remove.count,
+        endpoints: diffs.endpoints.remove.count,
       },
       resynced,
       drift,
@@ -125,11 +134,7 @@ export class Reconciler {
 
   /** Reads what the kernel holds, without changing anything. */
   adopt(): void {
-    this.believed = {
-      ipcache: this.dp.ipcache.dump(),
-      policy: this.dp.policy.dump(),
-      endpoints: this.dp.endpoints.dump(),
-    };
+    this.swapIn(this.readKernel());
     this.epoch = this.readEpoch();
   }
 
@@ -138,22 +143,42 @@ export class Reconciler {
     this.writeConfig(this.readEpoch(), perSec, burst);
   }
 
+  /** Reads the kernel maps into the spare tables (the believed ones stay as they were). */
+  private readKernel(): Record<Managed, EntryTable> {
+    const into = (this.spare ??= {
+      ipcache: new EntryTable(this.dp.ipcache.keySize, this.dp.ipcache.valueSize),
+      policy: new EntryTable(this.dp.policy.keySize, this.dp.policy.valueSize),
+      endpoints: new EntryTable(this.dp.endpoints.keySize, this.dp.endpoints.valueSize),
+    });
+    for (const m of MANAGED) this.kmap(m).dumpInto(into[m]);
+    return into;
+  }
+
+  /** Makes `tables` the believed contents; the previous ones become the spares. */
+  private swapIn(tables: Record<Managed, EntryTable>): void {
+    this.spare = this.believed;
+    this.believed = tables;
+  }
+
   private kmap(m: Managed): KernelMap {
     return this.dp[m];
   }
 
-  private write(m: Managed, entries: readonly (readonly [string, Buffer])[]): void {
-    if (entries.length === 0) return;
-    this.kmap(m).update(entries);
-    const b = (this.believed as Record<Managed, MapContents>)[m];
-    for (const [k, v] of entries) b.set(k, v);
+  private write(m: Managed, entries: PackedEntries): void {
+    if (entries.count === 0) return;
+    const km = this.kmap(m);
+    km.update(entries.keys, entries.values, entries.count);
+    const b = (this.believed as Record<Managed, EntryTable>)[m];
+    for (let i = 0; i < entries.count; i++)
+      b.set(entries.keys, i * km.keySize, entries.values, i * km.valueSize);
   }
 
-  private remove(m: Managed, keys: readonly string[]): void {
-    if (keys.length === 0) return;
-    this.kmap(m).delete(keys);
-    const b = (this.believed as Record<Managed, MapContents>)[m];
-    for (const k of keys) b.delete(k);
+  private remove(m: Managed, keys: PackedKeys): void {
+    if (keys.count === 0) return;
+    const km = this.kmap(m);
+    km.delete(keys.keys, keys.count);
+    const b = (this.believed as Record<Managed, EntryTable>)[m];
+    for (let i = 0; i < keys.count; i++) b.delete(keys.keys, i * km.keySize);
   }
 
   private readConfig(): { policyEpoch: number; eventsPerSec: number; eventsBurst: number } {
@@ -174,6 +199,6 @@ export class Reconciler {
     const v = Buffer.alloc(configValue.size);
     this.epoch = epoch >>> 0;
     configValue.encode(v, 0, { policyEpoch: this.epoch, eventsPerSec: perSec, eventsBurst: burst });
-    this.dp.config.update([[Buffer.alloc(4).toString('latin1'), v]]);
+    this.dp.config.update(Buffer.alloc(4), v, 1);
   }
 }

@@ -10,7 +10,8 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
+import { createHash } from 'node:crypto';
+import { Composer, parseAllDocuments, Parser } from 'yaml';
 import {
   InMemoryAllocator,
   parseObject,
@@ -28,10 +29,11 @@ export interface SourceProblem {
   readonly message: string;
 }
 
+/** The objects of one load; `digest` tells whether an object changed since the last. */
 interface Loaded {
-  namespaces: Map<string, { v: NamespaceInput; text: string }>;
-  pods: Map<string, { v: PodInput; text: string }>;
-  policies: Map<string, { v: Policy; text: string }>;
+  namespaces: Map<string, { v: NamespaceInput; digest: string }>;
+  pods: Map<string, { v: PodInput; digest: string }>;
+  policies: Map<string, { v: Policy; digest: string }>;
   problems: SourceProblem[];
 }
 
@@ -46,6 +48,44 @@ function filesUnder(path: string): string[] {
     });
 }
 
+/**
+ * The first error of document `index` of a YAML text, with line and column (the file is
+ * parsed again whole, which only happens for a file that has an error).
+ */
+function yamlError(text: string, index: number): string {
+  const docs = parseAllDocuments(text);
+  return (Array.isArray(docs) ? docs[index] : docs)?.errors[0]?.message ?? 'unknown YAML error';
+}
+
+/**
+ * A digest of an object's JSON: what a reload compares to find changed objects (32 bytes
+ * kept per object instead of its whole text).
+ */
+function digest(item: unknown): string {
+  return createHash('sha256').update(JSON.stringify(item)).digest('base64');
+}
+
+/** Sorts one parsed object into `out`; an invalid one becomes a problem. */
+function addObject(out: Loaded, item: unknown, source: string): void {
+  try {
+    const p = parseObject(item);
+    switch (p.kind) {
+      case 'Namespace':
+        out.namespaces.set(p.namespace.name, { v: p.namespace, digest: digest(item) });
+        break;
+      case 'Pod':
+        out.pods.set(`${p.pod.namespace}/${p.pod.name}`, { v: p.pod, digest: digest(item) });
+        break;
+      case 'Policy':
+        out.policies.set(p.policy.key, { v: p.policy, digest: digest(item) });
+        break;
+    }
+  } catch (e) {
+    if (!(e instanceof PolicyError)) throw e;
+    if (e.code !== 'UnsupportedKind') out.problems.push({ source, message: e.message });
+  }
+}
+
 function load(paths: readonly string[]): Loaded {
   const out: Loaded = { namespaces: new Map(), pods: new Map(), policies: new Map(), problems: [] };
   for (const root of paths) {
@@ -57,49 +97,40 @@ function load(paths: readonly string[]): Loaded {
       continue;
     }
     for (const file of files) {
-      let docs;
+      let text: string;
       try {
-        docs = parseAllDocuments(readFileSync(file, 'utf8'));
+        text = readFileSync(file, 'utf8');
       } catch (e) {
         out.problems.push({ source: file, message: (e as Error).message });
         continue;
       }
-      const list = Array.isArray(docs) ? docs : [docs];
-      list.forEach((doc, i) => {
-        const source = `${file}#${i + 1}`;
+      // One document at a time: a file of 10,000 pods never holds 10,000 syntax trees.
+      const docs = new Composer().compose(new Parser().parse(text));
+      for (let i = 1; ; i++) {
+        let next: ReturnType<typeof docs.next>;
+        try {
+          next = docs.next();
+        } catch (e) {
+          out.problems.push({ source: file, message: (e as Error).message });
+          break;
+        }
+        if (next.done) break;
+        const doc = next.value;
+        const source = `${file}#${i}`;
         if (doc.errors[0]) {
-          out.problems.push({ source, message: `not valid YAML: ${doc.errors[0].message}` });
-          return;
+          out.problems.push({ source, message: `not valid YAML: ${yamlError(text, i - 1)}` });
+          continue;
         }
         const obj: unknown = doc.toJS();
-        if (obj === null || obj === undefined) return;
+        if (obj === null || obj === undefined) continue;
         const items =
           typeof obj === 'object' &&
           Array.isArray((obj as { items?: unknown }).items) &&
           String((obj as { kind?: unknown }).kind).endsWith('List')
             ? (obj as { items: unknown[] }).items
             : [obj];
-        for (const item of items) {
-          const text = JSON.stringify(item);
-          try {
-            const p = parseObject(item);
-            switch (p.kind) {
-              case 'Namespace':
-                out.namespaces.set(p.namespace.name, { v: p.namespace, text });
-                break;
-              case 'Pod':
-                out.pods.set(`${p.pod.namespace}/${p.pod.name}`, { v: p.pod, text });
-                break;
-              case 'Policy':
-                out.policies.set(p.policy.key, { v: p.policy, text });
-                break;
-            }
-          } catch (e) {
-            if (!(e instanceof PolicyError)) throw e;
-            if (e.code !== 'UnsupportedKind') out.problems.push({ source, message: e.message });
-          }
-        }
-      });
+        for (const item of items) addObject(out, item, source);
+      }
     }
   }
   return out;
@@ -123,10 +154,10 @@ export class LocalSource {
     const e = this.engine;
     const prev = this.last;
     for (const [k, n] of next.namespaces)
-      if (prev.namespaces.get(k)?.text !== n.text) e.upsertNamespace(n.v);
-    for (const [k, p] of next.pods) if (prev.pods.get(k)?.text !== p.text) e.upsertPod(p.v);
+      if (prev.namespaces.get(k)?.digest !== n.digest) e.upsertNamespace(n.v);
+    for (const [k, p] of next.pods) if (prev.pods.get(k)?.digest !== p.digest) e.upsertPod(p.v);
     for (const [k, p] of next.policies)
-      if (prev.policies.get(k)?.text !== p.text) e.upsertPolicy(p.v);
+      if (prev.policies.get(k)?.digest !== p.digest) e.upsertPolicy(p.v);
     for (const k of prev.policies.keys()) if (!next.policies.has(k)) e.deletePolicy(k);
     for (const [k, p] of prev.pods) if (!next.pods.has(k)) e.deletePod(p.v.namespace, p.v.name);
     for (const k of prev.namespaces.keys()) if (!next.namespaces.has(k)) e.deleteNamespace(k);

@@ -5,7 +5,7 @@
  * shim's policy directory (its local source). Everything is removed by `close()`.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,18 @@ import { callShim } from '../api/client.js';
 const DIST = fileURLToPath(new URL('..', import.meta.url));
 /** The shim binary. */
 export const SHIM_MAIN = join(DIST, 'main.js');
+/**
+ * The command line that runs the shim's bin as executing `palisade-shim` does: the node
+ * flags of its shebang (`#!/usr/bin/env -S node <flags>`), with this process's node.
+ */
+export function shimCommand(): string[] {
+  const first = readFileSync(SHIM_MAIN, 'utf8').split('\n', 1)[0] ?? '';
+  const words = first.startsWith('#!') ? first.slice(2).trim().split(/\s+/) : [];
+  if (words[0]?.endsWith('/env')) words.shift();
+  if (words[0] === '-S') words.shift();
+  const flags = words[0] === 'node' ? words.slice(1) : [];
+  return [process.execPath, ...flags, SHIM_MAIN];
+}
 /** The CNI plugin binary. */
 export const CNI_MAIN = join(DIST, 'cni', 'main.js');
 /** Where tests mount their bpffs (outside /sys, which `ip netns exec` remounts). */
@@ -126,8 +138,7 @@ export class NodeFixture {
       'netns',
       'exec',
       this.name,
-      process.execPath,
-      SHIM_MAIN,
+      ...shimCommand(),
       '--node',
       this.name,
       '--bpffs',
