@@ -1,17 +1,11 @@
 /**
- * An operator run in the benchmark's own process, as the suites' `startOperator` runs it
- * (same lease timings), but with a logger that keeps count of warnings and errors so the
- * report can show them, and with a ready timeout that suits a populated cluster.
+ * An operator run in the benchmark's own process through the suites' `startOperator`, with
+ * a logger that keeps count of warnings and errors so the report can show them, and a ready
+ * timeout that suits a populated cluster.
  */
-import {
-  CrdIdentityStore,
-  Operator,
-  OperatorMetrics,
-  type IdentityStore,
-  type Logger,
-} from '@palisade/operator';
+import type { IdentityStore, Logger, Operator, OperatorMetrics } from '@palisade/operator';
 import type { ControlPlane } from '../harness/controlPlane.js';
-import { adminClient, OPERATOR_NS, waitFor } from '../operator/testCluster.js';
+import { startOperator } from '../operator/testCluster.js';
 
 /** Warnings and errors an in-process operator logged. */
 export interface LogTally {
@@ -51,7 +45,7 @@ export interface BenchOperator {
   readonly tally: LogTally;
   /** Start → ready as leader with the first pass compiled, ms. */
   readonly readyMs: number;
-  /** Graceful stop (releases the lease); closes the client, not the store. */
+  /** Graceful stop (releases the lease); closes the client and the store. */
   stop(): Promise<void>;
 }
 
@@ -71,42 +65,23 @@ export async function startBenchOperator(
   o: BenchOperatorOptions,
 ): Promise<BenchOperator> {
   const t0 = performance.now();
-  const client = adminClient(cp);
   const tally: LogTally = { warnings: 0, errors: 0, byMessage: new Map() };
-  const log = tallyLogger(tally);
-  const store = o.store ?? new CrdIdentityStore({ client, namespace: OPERATOR_NS, logger: log });
-  const metrics = new OperatorMetrics({ defaultMetrics: false });
-  const operator = new Operator({
-    client,
-    store,
-    metrics,
-    namespace: OPERATOR_NS,
-    identity: o.id,
-    leaseDurationSeconds: 3,
-    renewDeadlineMs: 2000,
-    retryPeriodMs: 250,
-    identityGraceMs: o.graceMs,
-    identityGcIntervalMs: o.gcIntervalMs,
-    logger: log,
+  const run = await startOperator(cp, {
+    id: o.id,
+    ...(o.store ? { store: o.store } : {}),
+    graceMs: o.graceMs,
+    gcIntervalMs: o.gcIntervalMs,
+    readyTimeoutMs: o.readyTimeoutMs,
+    logger: tallyLogger(tally),
   });
-  const ac = new AbortController();
-  const running = operator.run(ac.signal);
-  const stop = async (): Promise<void> => {
-    ac.abort();
-    await running;
-    client.close();
+  return {
+    operator: run.operator,
+    metrics: run.metrics,
+    store: run.store,
+    tally,
+    readyMs: performance.now() - t0,
+    stop: () => run.stop(),
   };
-  try {
-    await waitFor(
-      'operator ready as leader',
-      () => operator.isLeader && operator.ready().ok,
-      o.readyTimeoutMs,
-    );
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  return { operator, metrics, store, tally, readyMs: performance.now() - t0, stop };
 }
 
 /** The sum over every label set of a counter or gauge of the operator's metrics. */

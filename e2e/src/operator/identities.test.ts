@@ -20,6 +20,7 @@ import {
   ensureNamespace,
   OPERATOR_NS,
   startOperator,
+  podIdentities,
   waitFor,
   type RunningOperator,
 } from './testCluster.js';
@@ -29,13 +30,6 @@ const GRACE_MS = 2500;
 
 async function identities(client: KubeClient): Promise<SecurityIdentityObject[]> {
   return (await client.listAll<SecurityIdentityObject>(Resources.securityIdentities)).items;
-}
-
-/** pod key → identity number, from the operator's compiled endpoints. */
-function podIdentities(op: RunningOperator): Map<string, number> {
-  const e = op.operator.engine;
-  assert.ok(e, 'leader has an engine');
-  return new Map([...e.compiled.endpoints.values()].map((ep) => [ep.pod, ep.identity]));
 }
 
 describe('operator: identities on a real apiserver', () => {

@@ -16,17 +16,12 @@ import {
   OPERATOR_NS,
   startOperator,
   testLogger,
+  podIdentities,
   waitFor,
   type RunningOperator,
 } from './testCluster.js';
 
 const NS = 'redis-ns';
-
-function podIdentities(op: RunningOperator): Map<string, number> {
-  const e = op.operator.engine;
-  assert.ok(e);
-  return new Map([...e.compiled.endpoints.values()].map((ep) => [ep.pod, ep.identity]));
-}
 
 describe('operator: Redis identity store', () => {
   let cp: ControlPlane;

@@ -144,6 +144,10 @@ export interface StartOperatorOptions {
   readonly gcIntervalMs?: number;
   readonly highCardinalityThreshold?: number;
   readonly waitReady?: boolean;
+  /** How long to wait for readiness (default 30 s). */
+  readonly readyTimeoutMs?: number;
+  /** Default: {@link testLogger}. */
+  readonly logger?: Logger;
 }
 
 /** Starts an operator in-process with test timings (lease 3 s, renew 2 s, retry 250 ms). */
@@ -152,7 +156,7 @@ export async function startOperator(
   o: StartOperatorOptions = {},
 ): Promise<RunningOperator> {
   const client = adminClient(cp);
-  const log = testLogger(o.id ?? 'operator');
+  const log = o.logger ?? testLogger(o.id ?? 'operator');
   const store = o.store ?? new CrdIdentityStore({ client, namespace: OPERATOR_NS, logger: log });
   const metrics = new OperatorMetrics({ defaultMetrics: false });
   const operator = new Operator({
@@ -175,22 +179,29 @@ export async function startOperator(
   operator.onDelta((e) => deltas.push(e));
   const ac = new AbortController();
   const running = operator.run(ac.signal);
-  if (o.waitReady ?? true)
-    await waitFor(
-      'operator ready as leader',
-      () => operator.isLeader && operator.ready().ok,
-      30_000,
-    );
-  return {
-    operator,
-    metrics,
-    deltas,
-    store,
-    stop: async () => {
-      ac.abort();
-      await running;
-      await store.close();
-      client.close();
-    },
+  const stop = async (): Promise<void> => {
+    ac.abort();
+    await running;
+    await store.close();
+    client.close();
   };
+  if (o.waitReady ?? true)
+    try {
+      await waitFor(
+        'operator ready as leader',
+        () => operator.isLeader && operator.ready().ok,
+        o.readyTimeoutMs ?? 30_000,
+      );
+    } catch (err) {
+      await stop();
+      throw err;
+    }
+  return { operator, metrics, deltas, store, stop };
+}
+
+/** pod key → identity number, from a leading operator's compiled endpoints. */
+export function podIdentities(op: RunningOperator): Map<string, number> {
+  const e = op.operator.engine;
+  if (!e) throw new Error('the operator does not lead: it has no compiled state');
+  return new Map([...e.compiled.endpoints.values()].map((ep) => [ep.pod, ep.identity]));
 }

@@ -26,6 +26,7 @@ export * from './compiler/engine.js';
 export * from './evaluator/evaluator.js';
 export * from './evaluator/conntrack.js';
 export * from './objects/parseObject.js';
+export * from './objects/feedEngine.js';
 export * from './crd/crdFromSchema.js';
 export * from './schema/securityIdentity.js';
 export * from './schema/limits.js';

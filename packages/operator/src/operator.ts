@@ -19,7 +19,7 @@ import type { IdentityStore } from './identity/store.js';
 import type { KubeClient } from './kube/client.js';
 import { EventRecorder } from './kube/events.js';
 import { Informer } from './kube/informer.js';
-import type { KubeObject } from './kube/kubeObject.js';
+import { objectKey as keyOf, type KubeObject } from './kube/kubeObject.js';
 import { LeaderElector } from './kube/leaderElection.js';
 import { Resources, type Resource } from './kube/resources.js';
 import { WorkQueue } from './kube/workQueue.js';
@@ -269,12 +269,16 @@ export class Operator {
       if (!seenAt.has(qk)) seenAt.set(qk, Date.now());
       if (started) queue.add(qk);
     };
-    informers.namespaces.on((e) => enqueue('ns', e.key));
-    informers.nodes.on((e) => enqueue('node', e.key));
-    informers.pods.on((e) => enqueue('pod', e.key));
-    informers.networkPolicies.on((e) => enqueue('np', e.key));
-    informers.palisadeNetworkPolicies.on((e) => enqueue('pnp', e.key));
-    informers.palisadeClusterNetworkPolicies.on((e) => enqueue('pcnp', e.key));
+    // Queue-key kind of each informer, in the order a new term queues them.
+    const feeds: [KeyKind, Informer<KubeObject>][] = [
+      ['ns', informers.namespaces],
+      ['node', informers.nodes],
+      ['pod', informers.pods],
+      ['np', informers.networkPolicies],
+      ['pnp', informers.palisadeNetworkPolicies],
+      ['pcnp', informers.palisadeClusterNetworkPolicies],
+    ];
+    for (const [kind, inf] of feeds) inf.on((e) => enqueue(kind, e.key));
 
     const all = Object.entries(informers) as [string, Informer<KubeObject>][];
     const runs = all.map(([, inf]) => inf.run(signal));
@@ -304,16 +308,8 @@ export class Operator {
     if (!signal.aborted) {
       log.info('caches synced', Object.fromEntries(all.map(([n, inf]) => [n, inf.size])));
       started = true;
-      for (const x of informers.namespaces.list()) queue.add(queueKey('ns', x.metadata.name));
-      for (const x of informers.nodes.list()) queue.add(queueKey('node', x.metadata.name));
-      for (const x of informers.pods.list())
-        queue.add(queueKey('pod', `${x.metadata.namespace}/${x.metadata.name}`));
-      for (const x of informers.networkPolicies.list())
-        queue.add(queueKey('np', `${x.metadata.namespace}/${x.metadata.name}`));
-      for (const x of informers.palisadeNetworkPolicies.list())
-        queue.add(queueKey('pnp', `${x.metadata.namespace}/${x.metadata.name}`));
-      for (const x of informers.palisadeClusterNetworkPolicies.list())
-        queue.add(queueKey('pcnp', x.metadata.name));
+      for (const [kind, inf] of feeds)
+        for (const x of inf.list()) queue.add(queueKey(kind, keyOf(x)));
       await waitIdle(queue, signal);
       if (!signal.aborted) {
         term.ready = true;

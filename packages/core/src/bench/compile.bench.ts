@@ -15,7 +15,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import { InMemoryAllocator } from '../identity/allocator.js';
-import { parseObject, type ParsedObject } from '../objects/parseObject.js';
+import { feedEngine } from '../objects/feedEngine.js';
+import { parseObject } from '../objects/parseObject.js';
 import { PolicyEngine } from '../compiler/engine.js';
 import { deltaSize, policyEntryCount } from '../compiler/compiledState.js';
 
@@ -101,14 +102,6 @@ function objects(s: Scale): unknown[] {
   return out;
 }
 
-function feed(engine: PolicyEngine, parsed: readonly ParsedObject[]): void {
-  for (const p of parsed) {
-    if (p.kind === 'Namespace') engine.upsertNamespace(p.namespace);
-    else if (p.kind === 'Pod') engine.upsertPod(p.pod);
-    else engine.upsertPolicy(p.policy);
-  }
-}
-
 function pct(xs: number[], q: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? 0;
@@ -127,7 +120,7 @@ function runScale(s: Scale, changes: boolean): void {
   const baseline = performance.now() - t;
   const engine = new PolicyEngine({ numbering: new InMemoryAllocator() });
   t = performance.now();
-  feed(engine, parsed);
+  feedEngine(engine, parsed);
   const d = engine.flush();
   const compile = performance.now() - t;
   const h1 = heapMiB();

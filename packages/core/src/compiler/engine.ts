@@ -216,8 +216,8 @@ export class PolicyEngine {
     let inNs = this.podsByNs.get(input.namespace);
     if (!inNs) this.podsByNs.set(input.namespace, (inNs = new Set()));
     inNs.add(st);
-    for (const k of st.ipKeys) if (!ips.has(k)) this.detachIp(k, st);
-    for (const [k, p] of ips) this.attachIp(k, p, st);
+    for (const k of st.ipKeys) if (!ips.has(k)) this.detachClaim(k, podKey(st));
+    for (const [k, p] of ips) this.attachClaim(k, p, st);
     st.ipKeys = [...ips.keys()];
     if (prev && prev !== subject) {
       prev.podCount--;
@@ -231,7 +231,7 @@ export class PolicyEngine {
     const key = `${namespace}/${name}`;
     const st = this.pods.get(key);
     if (!st) return;
-    for (const k of st.ipKeys) this.detachIp(k, st);
+    for (const k of st.ipKeys) this.detachClaim(k, podKey(st));
     this.pods.delete(key);
     this.podsByNs.get(namespace)?.delete(st);
     st.subject.podCount--;
@@ -532,14 +532,6 @@ export class PolicyEngine {
   }
 
   // ---- ipcache ------------------------------------------------------------------------
-
-  private attachIp(key: string, prefix: Prefix, pod: PodState): void {
-    this.attachClaim(key, prefix, pod);
-  }
-
-  private detachIp(key: string, pod: PodState): void {
-    this.detachClaim(key, podKey(pod));
-  }
 
   private attachClaim(key: string, prefix: Prefix, claim: PodState | NodeClaim): void {
     let e = this.ipEntries.get(key);

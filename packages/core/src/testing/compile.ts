@@ -2,6 +2,7 @@
  * Test helpers: compile a list of Kubernetes objects with the engine, and build small
  * objects tersely.
  */
+import { feedEngine } from '../objects/feedEngine.js';
 import { parseObject } from '../objects/parseObject.js';
 import { PolicyEngine, type EngineOptions } from '../compiler/engine.js';
 import { Evaluator, type FlowVerdict } from '../evaluator/evaluator.js';
@@ -19,12 +20,10 @@ export function compile(
 
 /** Upserts each object into an engine. */
 export function feed(engine: PolicyEngine, objects: readonly unknown[]): void {
-  for (const o of objects) {
-    const p = parseObject(o);
-    if (p.kind === 'Namespace') engine.upsertNamespace(p.namespace);
-    else if (p.kind === 'Pod') engine.upsertPod(p.pod);
-    else engine.upsertPolicy(p.policy);
-  }
+  feedEngine(
+    engine,
+    objects.map((o) => parseObject(o)),
+  );
 }
 
 /** A Namespace object. */

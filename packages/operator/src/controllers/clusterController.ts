@@ -19,7 +19,7 @@ import {
 } from '@palisade/core';
 import { OperatorError } from '../errors.js';
 import { errorMessage } from '../log.js';
-import type { KubeObject } from '../kube/kubeObject.js';
+import { splitKey, type KubeObject } from '../kube/kubeObject.js';
 import type { ControllerContext } from './context.js';
 
 const MAX_ROUNDS = 20;
@@ -66,7 +66,7 @@ export class ClusterController {
   /** Reconciles one pod by `namespace/name`. */
   async pod(key: string): Promise<void> {
     const { engine, identities, informers } = this.ctx;
-    const [namespace, name] = splitPodKey(key);
+    const { namespace = '', name } = splitKey(key);
     const obj = informers.pods.get(key);
     const wasHost = this.hostPods.get(key);
     if (!obj) {
@@ -155,9 +155,4 @@ export class ClusterController {
       `Palisade cannot use this object: ${err.message}`,
     );
   }
-}
-
-function splitPodKey(key: string): [string, string] {
-  const i = key.indexOf('/');
-  return [key.slice(0, i), key.slice(i + 1)];
 }

@@ -15,11 +15,11 @@
 import { parseObject, PolicyError, policyKey, type Policy } from '@palisade/core';
 import { KubeApiError } from '../kube/kubeApiError.js';
 import type { Informer } from '../kube/informer.js';
-import type { KubeObject } from '../kube/kubeObject.js';
+import { splitKey, type KubeObject } from '../kube/kubeObject.js';
 import { Resources, type Resource } from '../kube/resources.js';
 import { errorMessage } from '../log.js';
 import { setCondition, type Condition } from './conditions.js';
-import type { ControllerContext } from './context.js';
+import type { ControllerContext, Informers } from './context.js';
 import type { KeyKind } from './queueKeys.js';
 
 /** The finalizer on our policy kinds. */
@@ -27,13 +27,32 @@ export const POLICY_FINALIZER = 'palisade.dev/policy';
 
 type PolicyKind = Extract<KeyKind, 'np' | 'pnp' | 'pcnp'>;
 
-const KIND: Record<PolicyKind, { kind: string; resource: Resource; ours: boolean }> = {
-  np: { kind: 'NetworkPolicy', resource: Resources.networkPolicies, ours: false },
-  pnp: { kind: 'PalisadeNetworkPolicy', resource: Resources.palisadeNetworkPolicies, ours: true },
+const KIND: Record<
+  PolicyKind,
+  {
+    kind: string;
+    resource: Resource;
+    ours: boolean;
+    informer: (i: Informers) => Informer<KubeObject>;
+  }
+> = {
+  np: {
+    kind: 'NetworkPolicy',
+    resource: Resources.networkPolicies,
+    ours: false,
+    informer: (i) => i.networkPolicies,
+  },
+  pnp: {
+    kind: 'PalisadeNetworkPolicy',
+    resource: Resources.palisadeNetworkPolicies,
+    ours: true,
+    informer: (i) => i.palisadeNetworkPolicies,
+  },
   pcnp: {
     kind: 'PalisadeClusterNetworkPolicy',
     resource: Resources.palisadeClusterNetworkPolicies,
     ours: true,
+    informer: (i) => i.palisadeClusterNetworkPolicies,
   },
 };
 
@@ -65,9 +84,9 @@ export class PolicyController {
   /** Reconciles one policy. `seenAt` is when the change that queued it arrived. */
   async reconcile(kind: PolicyKind, objectKey: string, seenAt: number): Promise<void> {
     const meta = KIND[kind];
-    const informer = this.informerOf(kind);
+    const informer = meta.informer(this.ctx.informers);
     const obj = informer.get(objectKey);
-    const [namespace, name] = splitKey(objectKey, meta.resource.namespaced);
+    const { namespace, name } = splitKey(objectKey);
     const key = policyKey({ kind: meta.kind, ...(namespace ? { namespace } : {}), name });
     if (!obj) {
       this.remove(key, seenAt);
@@ -187,15 +206,6 @@ export class PolicyController {
       throw err;
     }
   }
-
-  private informerOf(kind: PolicyKind): Informer<KubeObject> {
-    const i = this.ctx.informers;
-    return kind === 'np'
-      ? i.networkPolicies
-      : kind === 'pnp'
-        ? i.palisadeNetworkPolicies
-        : i.palisadeClusterNetworkPolicies;
-  }
 }
 
 function validCondition(
@@ -213,10 +223,4 @@ function validCondition(
         : `Compiled ${rules} rule(s).`,
     ...(generation !== undefined ? { observedGeneration: generation } : {}),
   };
-}
-
-function splitKey(objectKey: string, namespaced: boolean): [string | undefined, string] {
-  if (!namespaced) return [undefined, objectKey];
-  const i = objectKey.indexOf('/');
-  return [objectKey.slice(0, i), objectKey.slice(i + 1)];
 }

@@ -155,9 +155,7 @@ export class Informer<T extends KubeObject = KubeObject> {
       const old = this.cache.get(key);
       if (old && old.metadata.resourceVersion === obj.metadata.resourceVersion) continue;
       this.cache.set(key, obj);
-      this.emit(
-        old ? { type: 'upsert', key, object: obj, old } : { type: 'upsert', key, object: obj },
-      );
+      this.emitUpsert(key, obj, old);
     }
     for (const [key, old] of [...this.cache]) {
       if (seen.has(key)) continue;
@@ -209,9 +207,7 @@ export class Informer<T extends KubeObject = KubeObject> {
         const old = this.cache.get(key);
         this.cache.set(key, obj);
         this.resourceVersion = obj.metadata.resourceVersion ?? this.resourceVersion;
-        this.emit(
-          old ? { type: 'upsert', key, object: obj, old } : { type: 'upsert', key, object: obj },
-        );
+        this.emitUpsert(key, obj, old);
         return;
       }
       case 'DELETED': {
@@ -233,6 +229,10 @@ export class Informer<T extends KubeObject = KubeObject> {
     if ('managedFields' in raw.metadata)
       delete (raw.metadata as { managedFields?: unknown }).managedFields;
     return raw as T;
+  }
+
+  private emitUpsert(key: string, object: T, old: T | undefined): void {
+    this.emit(old ? { type: 'upsert', key, object, old } : { type: 'upsert', key, object });
   }
 
   private emit(e: InformerEvent<T>): void {

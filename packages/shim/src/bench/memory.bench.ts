@@ -24,6 +24,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import {
   InMemoryAllocator,
+  feedEngine,
   parseObject,
   PolicyEngine,
   toSnapshot,
@@ -117,12 +118,10 @@ function scenarioObjects(node: string): unknown[] {
 
 function compile(objects: readonly unknown[]): CompiledSnapshot {
   const e = new PolicyEngine({ numbering: new InMemoryAllocator() });
-  for (const o of objects) {
-    const p = parseObject(o);
-    if (p.kind === 'Namespace') e.upsertNamespace(p.namespace);
-    else if (p.kind === 'Pod') e.upsertPod(p.pod);
-    else e.upsertPolicy(p.policy);
-  }
+  feedEngine(
+    e,
+    objects.map((o) => parseObject(o)),
+  );
   e.flush();
   return toSnapshot(e.compiled);
 }

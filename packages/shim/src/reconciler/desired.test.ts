@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { InMemoryAllocator, parseObject, PolicyEngine, Reserved } from '@palisade/core';
+import { feedEngine, InMemoryAllocator, parseObject, PolicyEngine, Reserved } from '@palisade/core';
 import {
   EP_FLAGS,
   endpointValue,
@@ -15,12 +15,10 @@ import type { LocalEndpoint } from './endpoint.js';
 
 function engineWith(objects: unknown[]): PolicyEngine {
   const e = new PolicyEngine({ numbering: new InMemoryAllocator() });
-  for (const o of objects) {
-    const p = parseObject(o);
-    if (p.kind === 'Namespace') e.upsertNamespace(p.namespace);
-    else if (p.kind === 'Pod') e.upsertPod(p.pod);
-    else e.upsertPolicy(p.policy);
-  }
+  feedEngine(
+    e,
+    objects.map((o) => parseObject(o)),
+  );
   e.flush();
   return e;
 }
