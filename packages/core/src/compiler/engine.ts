@@ -416,6 +416,20 @@ export class PolicyEngine {
     return [...out.entries()].sort((a, b) => cmp(a[0], b[0])).map((e) => e[1]);
   }
 
+  /**
+   * The identities of the pods a registered policy selects (its subjects), as of the last
+   * change fed in; empty for an unknown key.
+   */
+  policySubjects(key: string): number[] {
+    const ps = this.policies.get(key);
+    return ps ? [...ps.subject.matches].map((s) => s.id) : [];
+  }
+
+  /** Keys of the registered policies (`Kind/namespace/name`). */
+  policyKeys(): IterableIterator<string> {
+    return this.policies.keys();
+  }
+
   /** Warnings about a registered policy (e.g. selecting on a label excluded from identities). */
   policyWarnings(key: string): readonly string[] {
     return this.warningsOf.get(key) ?? [];
