@@ -27,6 +27,12 @@ export interface OperatorConfig {
   readonly retryPeriodMs: number;
   readonly workers: number;
   readonly logLevel: LogLevel;
+  /** gRPC server address (`host:port`); the node streams, bootstrap and integrators' API. */
+  readonly grpcAddress: string;
+  /** Extra DNS names / IP addresses in the server certificate. */
+  readonly grpcNames: readonly string[];
+  /** The shims' service account (`namespace/name`) allowed to bootstrap node certificates. */
+  readonly shimServiceAccount: { namespace: string; name: string };
 }
 
 /** Usage text. */
@@ -51,6 +57,12 @@ export const USAGE = `palisade-operator [options]
   --retry-period DURATION        (default 2s)
   --workers N                    concurrent reconciles (default 8)
   --log-level debug|info|warn|error (default info)
+  --grpc-addr HOST:PORT          gRPC: node policy streams, certificate bootstrap, integrators' API
+                                 (default 0.0.0.0:9878; port 0 = any)
+  --grpc-name NAME               DNS name or IP for the server certificate (repeatable; always
+                                 includes localhost, 127.0.0.1, ::1 and the operator Service names)
+  --shim-service-account NS/NAME service account whose pod-bound tokens may bootstrap node
+                                 certificates (default <namespace>/palisade-shim)
 `;
 
 /** Parses a duration such as `15m`, `30s`, `250ms`, `1h` into milliseconds. */
@@ -102,6 +114,9 @@ export function parseConfig(
         'retry-period': { type: 'string' },
         workers: { type: 'string' },
         'log-level': { type: 'string' },
+        'grpc-addr': { type: 'string' },
+        'grpc-name': { type: 'string', multiple: true },
+        'shim-service-account': { type: 'string' },
       },
     }));
   } catch (err) {
@@ -136,11 +151,20 @@ export function parseConfig(
       'CONFIG',
       'lease timings must satisfy retry-period < renew-deadline < lease-duration',
     );
+  const grpcAddress = values['grpc-addr'] ?? '0.0.0.0:9878';
+  const gm = /^(.*):(\d+)$/.exec(grpcAddress);
+  if (!gm || Number(gm[2]) > 65535)
+    throw new OperatorError('CONFIG', `--grpc-addr: "${grpcAddress}" is not HOST:PORT`);
+  const namespace = values.namespace ?? env.POD_NAMESPACE ?? 'palisade-system';
+  const sa = values['shim-service-account'] ?? `${namespace}/palisade-shim`;
+  const sam = /^([a-z0-9-]+)\/([a-z0-9.-]+)$/.exec(sa);
+  if (!sam)
+    throw new OperatorError('CONFIG', `--shim-service-account: "${sa}" is not NAMESPACE/NAME`);
   const grace = parseDuration('identity-grace', values['identity-grace'] ?? '15m');
   const kubeconfig = values.kubeconfig ?? env.KUBECONFIG;
   return {
     ...(kubeconfig ? { kubeconfig } : {}),
-    namespace: values.namespace ?? env.POD_NAMESPACE ?? 'palisade-system',
+    namespace,
     identity: values.id ?? env.POD_NAME ?? `${host}-${env.PALISADE_PID ?? process.pid}`,
     identityStore: store,
     ...(redisUrl !== undefined ? { redisUrl } : {}),
@@ -167,5 +191,8 @@ export function parseConfig(
     retryPeriodMs: retryMs,
     workers: positiveInt('workers', values.workers ?? '8'),
     logLevel: level as LogLevel,
+    grpcAddress,
+    grpcNames: values['grpc-name'] ?? [],
+    shimServiceAccount: { namespace: sam[1] as string, name: sam[2] as string },
   };
 }

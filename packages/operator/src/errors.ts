@@ -17,6 +17,13 @@ export type OperatorErrorCode =
   | 'IDENTITY_EXHAUSTED'
   /** An object could not be turned into policy (the message names the field). */
   | 'INVALID_OBJECT'
+  /** The certificate authority or a certificate could not be loaded, made or checked. */
+  | 'PKI'
+  /** A caller could not be authenticated or is not allowed what it asked for. */
+  | 'UNAUTHENTICATED'
+  | 'PERMISSION_DENIED'
+  /** The policy distribution server failed (bind, stream). */
+  | 'DISTRIBUTION'
   /** The operation was cancelled because the operator is shutting down. */
   | 'SHUTDOWN';
 

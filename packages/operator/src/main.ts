@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * palisade-operator: wiring only. Flags → kube client, identity store, metrics, health
- * endpoint → Operator. SIGTERM/SIGINT shut it down gracefully (the lease is released so a
+ * endpoint → distribution (CA, gRPC server, status writer) → Operator. SIGTERM/SIGINT shut it down gracefully (the lease is released so a
  * standby takes over at once); a second signal exits immediately.
  */
 import { hostname } from 'node:os';
@@ -15,6 +15,7 @@ import { KubeClient } from './kube/client.js';
 import { jsonLogger } from './log.js';
 import { OperatorMetrics } from './metrics.js';
 import { Operator } from './operator.js';
+import { startDistribution } from './distribution/distribution.js';
 
 async function main(): Promise<number> {
   if (process.argv.includes('--help') || process.argv.includes('-h')) {
@@ -58,6 +59,15 @@ async function main(): Promise<number> {
     workers: config.workers,
     logger: log,
   });
+  const distribution = await startDistribution(operator, {
+    client,
+    namespace: config.namespace,
+    address: config.grpcAddress,
+    names: config.grpcNames,
+    shimServiceAccount: config.shimServiceAccount,
+    metrics,
+    logger: log,
+  });
   const stop = new AbortController();
   const health = await startHealthServer(
     { registry: metrics.registry, live: () => !stop.signal.aborted, ready: () => operator.ready() },
@@ -69,6 +79,7 @@ async function main(): Promise<number> {
     namespace: config.namespace,
     server: client.server,
     metricsPort: health.port,
+    grpcPort: distribution.port,
   });
   let signals = 0;
   const onSignal = (sig: string): void => {
@@ -79,6 +90,7 @@ async function main(): Promise<number> {
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
   await operator.run(stop.signal);
+  await distribution.stop();
   await store.close();
   await health.close();
   client.close();

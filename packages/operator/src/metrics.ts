@@ -110,6 +110,40 @@ export class OperatorMetrics {
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
     registers: [this.registry],
   });
+  readonly propagationSeconds = new Histogram({
+    name: 'palisade_policy_propagation_seconds',
+    help: 'From a policy change seen by the operator to its acknowledgement by a node (in the kernel).',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly streams = new Gauge({
+    name: 'palisade_distribution_streams',
+    help: 'Open node streams.',
+    registers: [this.registry],
+  });
+  readonly streamsRefused = new Counter({
+    name: 'palisade_distribution_refused_total',
+    help: 'Streams or calls refused, by reason (no-certificate, untrusted, expired, wrong-node, not-leader, …).',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly resyncs = new Counter({
+    name: 'palisade_distribution_snapshots_total',
+    help: 'Full snapshots sent to nodes, by reason (new, gap, slow, requested).',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly frameBytes = new Counter({
+    name: 'palisade_distribution_sent_bytes_total',
+    help: 'Bytes of frames written to node streams, by kind (delta, snapshot).',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly revision = new Gauge({
+    name: 'palisade_distribution_revision',
+    help: 'The current distribution revision of this leadership term.',
+    registers: [this.registry],
+  });
 
   private sizeGauge(name: string, help: string, field: keyof CompiledSizes): Gauge {
     const sizes = (): CompiledSizes | undefined => this.compiledSizes?.();

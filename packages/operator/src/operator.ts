@@ -34,6 +34,16 @@ export interface DeltaEvent {
   readonly at: number;
 }
 
+/** Hooks on the leadership terms of this replica (distribution follows them). */
+export interface TermListener {
+  /** A term started; its compiler is empty and will be fed. */
+  started(engine: PolicyEngine): void;
+  /** The term's first pass over the cluster is compiled. */
+  ready(): void;
+  /** The term ended (leadership lost or shutdown). */
+  ended(): void;
+}
+
 /** Options of the operator. */
 export interface OperatorOptions {
   readonly client: KubeClient;
@@ -69,6 +79,7 @@ interface Term {
 export class Operator {
   private term: Term | undefined;
   private readonly listeners: ((e: DeltaEvent) => void)[] = [];
+  private readonly termListeners: TermListener[] = [];
   private readonly log: Logger;
   private stopping = false;
   private elector: LeaderElector | undefined;
@@ -80,6 +91,32 @@ export class Operator {
   /** Subscribes to compiled deltas (leader only). */
   onDelta(listener: (e: DeltaEvent) => void): void {
     this.listeners.push(listener);
+  }
+
+  /** Subscribes to leadership terms. */
+  onTerm(listener: TermListener): void {
+    this.termListeners.push(listener);
+  }
+
+  /** The informers of the current term (leader only). */
+  get informers(): Informers | undefined {
+    return this.term?.informers;
+  }
+
+  /** The current leader's name, as the lease says. */
+  get leader(): string | undefined {
+    return this.elector?.leader;
+  }
+
+  private emitTerm(what: 'started' | 'ready' | 'ended', engine?: PolicyEngine): void {
+    for (const l of this.termListeners) {
+      try {
+        if (what === 'started') l.started(engine as PolicyEngine);
+        else l[what]();
+      } catch (err) {
+        this.log.error('term listener threw', { error: errorMessage(err) });
+      }
+    }
   }
 
   /** The compiler of the current term (leader only). */
@@ -214,6 +251,7 @@ export class Operator {
     });
     const term: Term = { engine, identities, informers, queue, ready: false };
     this.term = term;
+    this.emitTerm('started', engine);
     metrics.compiledSizes = () => {
       if (this.term !== term) return undefined;
       let policyEntries = 0;
@@ -313,6 +351,7 @@ export class Operator {
       await waitIdle(queue, signal);
       if (!signal.aborted) {
         term.ready = true;
+        this.emitTerm('ready');
         log.info('initial compile done', {
           pods: informers.pods.size,
           identities: identities.inUse,
@@ -330,6 +369,7 @@ export class Operator {
     await Promise.all([workers, gc, ...runs]);
     await identities.idle();
     if (this.term === term) this.term = undefined;
+    this.emitTerm('ended');
     log.info('leadership term ended');
   }
 }
