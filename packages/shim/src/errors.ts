@@ -22,7 +22,11 @@ export type ShimErrorCode =
   /** No such endpoint. */
   | 'NOT_FOUND'
   /** The policy source could not be read or compiled. */
-  | 'SOURCE';
+  | 'SOURCE'
+  /** No compiled state yet (waiting for the operator's first snapshot); nothing was changed. */
+  | 'NOT_READY'
+  /** The TLS material for the operator is unreadable or wrong, or its bootstrap failed. */
+  | 'CREDENTIALS';
 
 /** An error raised by the shim. */
 export class ShimError extends Error {

@@ -10,14 +10,29 @@
  * mmap threshold is fixed so large blocks (a snapshot file read) go back when freed. Run
  * as `node dist/main.js`, the shim works the same, with more memory.
  *
- *   palisade-shim --node NAME (--policy-dir DIR… | --compiled FILE) [--socket PATH] [--state-dir DIR]
+ *   palisade-shim --node NAME (--operator HOST:PORT --ca-file PEM
+ *                               (--cert-file PEM --key-file PEM | --token-file FILE)
+ *                               [--tls-server-name NAME] [--bootstrap-operator HOST:PORT]
+ *                              | --policy-dir DIR… | --compiled FILE)
+ *                 [--socket PATH] [--state-dir DIR]
  *                 [--bpffs /sys/fs/bpf] [--capacity-policy N] [--capacity-ipcache N]
  *                 [--capacity-endpoints N] [--resync-interval MS] [--source-interval MS]
  *                 [--events-per-sec N] [--hook auto|tcx|tc]
  *
- * The policy comes from YAML objects compiled here (`--policy-dir`, for development and
- * tests) or from a compiled snapshot (`--compiled`, the shape the operator sends), re-read
- * when the files change, on SIGHUP, and on `POST /v1/reload`.
+ * The policy comes from exactly one of:
+ * - the operator (`--operator`): the `Distribution/Subscribe` stream over mutual TLS
+ *   (`client/`). The shim starts by adopting what the kernel holds and changes nothing
+ *   until the first snapshot, which it applies as a diff; then deltas. Until then the
+ *   periodic resync is skipped and endpoint registrations are refused (NOT_READY), so the
+ *   kernel keeps what an earlier shim wrote. `--ca-file` is the operator's CA; the client
+ *   certificate comes from `--cert-file`/`--key-file` (re-read on every reconnect), or is
+ *   bootstrapped with a service-account token (`--token-file`, re-read for every request)
+ *   through `Certificates.Issue` (at `--bootstrap-operator`, default `--operator`) and
+ *   renewed at 2/3 of its lifetime. `--tls-server-name` overrides the name checked in the
+ *   operator's certificate. The stream's state shows under `distribution` in the status.
+ * - YAML objects compiled here (`--policy-dir`, for development and tests) or a compiled
+ *   snapshot (`--compiled`, the shape the operator sends), re-read when the files change,
+ *   on SIGHUP, and on `POST /v1/reload`.
  *
  * On SIGTERM/SIGINT it stops serving and exits, leaving the programs attached and the
  * maps pinned: enforcement continues while it is away.
@@ -38,6 +53,9 @@ import { serveLocalApi } from './api/server.js';
 import { defaultSocket } from './api/client.js';
 import { addon } from './native/addon.js';
 import { MemoryReleaser } from './memoryRelease.js';
+import { credentialSource, distributionConfig } from './client/config.js';
+import { PolicyStream } from './client/policyStream.js';
+import { OperatorConnection } from './client/operatorConnection.js';
 
 function fingerprint(paths: readonly string[]): string {
   const parts: string[] = [];
@@ -78,11 +96,31 @@ async function main(): Promise<void> {
       'source-interval': { type: 'string' },
       'events-per-sec': { type: 'string' },
       hook: { type: 'string' },
+      operator: { type: 'string' },
+      'ca-file': { type: 'string' },
+      'cert-file': { type: 'string' },
+      'key-file': { type: 'string' },
+      'token-file': { type: 'string' },
+      'tls-server-name': { type: 'string' },
+      'bootstrap-operator': { type: 'string' },
     },
     strict: true,
   });
   const node = values.node ?? hostname();
   const log = jsonLogger('shim');
+  const dist = distributionConfig({
+    operator: values.operator,
+    caFile: values['ca-file'],
+    certFile: values['cert-file'],
+    keyFile: values['key-file'],
+    tokenFile: values['token-file'],
+    tlsServerName: values['tls-server-name'],
+    bootstrapOperator: values['bootstrap-operator'],
+  });
+  if (dist && (values.compiled || values['policy-dir']))
+    throw new ShimError('INVALID_REQUEST', 'give --operator, --policy-dir or --compiled, not two');
+  if (values.compiled && values['policy-dir'])
+    throw new ShimError('INVALID_REQUEST', 'give --policy-dir or --compiled, not both');
   const capacity: Partial<Record<SizedMap, number>> = {};
   for (const [flagName, map] of [
     ['capacity-policy', 'pal_policy'],
@@ -110,18 +148,18 @@ async function main(): Promise<void> {
   const stateDir = values['state-dir'] ?? `/var/lib/palisade/${node}`;
   const registry = new EndpointRegistry(join(stateDir, 'endpoints.json'));
   const eventsPerSec = positive('events-per-sec', values['events-per-sec']);
+  let connection: OperatorConnection | undefined;
   const shim = new Shim({
     node,
     datapath,
     registry,
     log,
     ...(eventsPerSec !== undefined ? { eventsPerSec } : {}),
+    ...(dist ? { distribution: () => connection?.status() } : {}),
   });
-  if (values.compiled && values['policy-dir'])
-    throw new ShimError('INVALID_REQUEST', 'give --policy-dir or --compiled, not both');
   const compiled = values.compiled;
-  const paths = compiled ? [compiled] : (values['policy-dir'] ?? []);
-  const local = compiled ? undefined : new LocalSource(paths);
+  const paths = dist ? [] : compiled ? [compiled] : (values['policy-dir'] ?? []);
+  const local = dist || compiled ? undefined : new LocalSource(paths);
   let state = compiled ? readSnapshot(compiled) : emptyState();
   const reload = (): void => {
     if (local) {
@@ -130,7 +168,8 @@ async function main(): Promise<void> {
     } else if (compiled) state = readSnapshot(compiled);
   };
   if (local) reload();
-  const applied = shim.start(state);
+  // From the operator: adopt the kernel as it is; the first snapshot is applied as a diff.
+  const applied = dist ? shim.start() : shim.start(state);
   releaser.changed();
   log.info('shim started', {
     node,
@@ -138,19 +177,45 @@ async function main(): Promise<void> {
     hook: datapath.hook,
     endpoints: registry.list().length,
     applied,
+    ...(dist ? { operator: dist.target } : {}),
   });
+  if (dist) {
+    const stream = new PolicyStream({
+      node,
+      log,
+      apply: (s) => {
+        const r = shim.setState(s);
+        releaser.changed();
+        log.info('policy applied', { ...r });
+      },
+    });
+    connection = new OperatorConnection({
+      target: dist.target,
+      ...(dist.tlsServerName !== undefined ? { tlsServerName: dist.tlsServerName } : {}),
+      credentials: credentialSource(dist, node),
+      stream,
+      log,
+    });
+    connection.start();
+  }
 
   let fp = fingerprint(paths);
   const socket = values.socket ?? defaultSocket(node);
-  const server = await serveLocalApi(shim, socket, {
-    reload: () => {
-      fp = fingerprint(paths);
-      reload();
-      const r = shim.setState(state);
-      releaser.changed();
-      return r;
-    },
-  });
+  const server = await serveLocalApi(
+    shim,
+    socket,
+    dist
+      ? {}
+      : {
+          reload: () => {
+            fp = fingerprint(paths);
+            reload();
+            const r = shim.setState(state);
+            releaser.changed();
+            return r;
+          },
+        },
+  );
   log.info('local API listening', { socket });
 
   const guard = (what: string, f: () => void) => (): void => {
@@ -166,31 +231,39 @@ async function main(): Promise<void> {
       200,
     ),
     setInterval(
-      guard('resync', () => void shim.reconcile({ resync: true })),
+      guard('resync', () => {
+        // Before the operator's first snapshot there is nothing to resync to.
+        if (shim.hasState) shim.reconcile({ resync: true });
+      }),
       positive('resync-interval', values['resync-interval']) ?? 30000,
     ),
-    setInterval(
-      guard('policy reload', () => {
-        const next = fingerprint(paths);
-        if (next === fp) return;
-        fp = next;
-        reload();
-        const r = shim.setState(state);
-        releaser.changed();
-        log.info('policy applied', { ...r });
-      }),
-      positive('source-interval', values['source-interval']) ?? 1000,
-    ),
   ];
-  process.on(
-    'SIGHUP',
-    guard('policy reload', () => {
-      reload();
-      shim.setState(state);
-      releaser.changed();
-    }),
-  );
+  if (!dist) {
+    timers.push(
+      setInterval(
+        guard('policy reload', () => {
+          const next = fingerprint(paths);
+          if (next === fp) return;
+          fp = next;
+          reload();
+          const r = shim.setState(state);
+          releaser.changed();
+          log.info('policy applied', { ...r });
+        }),
+        positive('source-interval', values['source-interval']) ?? 1000,
+      ),
+    );
+    process.on(
+      'SIGHUP',
+      guard('policy reload', () => {
+        reload();
+        shim.setState(state);
+        releaser.changed();
+      }),
+    );
+  }
   const stop = (): void => {
+    connection?.stop();
     for (const t of timers) clearInterval(t);
     releaser.close();
     server.close();

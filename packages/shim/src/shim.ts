@@ -25,6 +25,7 @@ import type { LocalEndpoint } from './reconciler/endpoint.js';
 import { FlowBuffer } from './flows/flowBuffer.js';
 import { flowRecord, type FlowRecord } from './flows/flowRecord.js';
 import type { Logger } from './log.js';
+import type { DistributionStatus } from './client/operatorConnection.js';
 
 /** Options of a shim. */
 export interface ShimOptions {
@@ -39,6 +40,8 @@ export interface ShimOptions {
   readonly eventsBurst?: number;
   /** Port of the node's L7 proxy for redirect entries (default 0: none). */
   readonly proxyPort?: number;
+  /** The operator client's state, shown in the status (when policy comes from the operator). */
+  readonly distribution?: () => DistributionStatus | undefined;
 }
 
 /** A failure the shim keeps for its status. */
@@ -61,11 +64,18 @@ export interface ShimStatus {
   readonly flowsSeen: number;
   /** The process's memory (bytes): resident set and the JavaScript heap in use. */
   readonly memory: { rss: number; heapUsed: number; external: number };
+  /** The policy stream from the operator, when that is the source. */
+  readonly distribution?: DistributionStatus;
 }
 
 /** One node's shim. */
 export class Shim {
   private state: CompiledState = emptyState();
+  /**
+   * False from a `start()` without a state until the first `setState`: the kernel holds
+   * what an earlier shim wrote, and reconciling the empty placeholder would erase it.
+   */
+  private stateKnown = true;
   /** The desired maps, refilled in place on every reconcile (packed: no object per entry). */
   private readonly desired = emptyDesiredMaps();
   /** rule_ref → rule ids of the last successful apply (names flow events). */
@@ -114,6 +124,7 @@ export class Shim {
       this.perState = {};
       r = this.reconcile({ resync: true });
     } else {
+      this.stateKnown = false;
       this.reconciler.adopt();
     }
     for (const ep of this.o.registry.list()) this.o.datapath.attach(ep.hostIfIndex);
@@ -125,11 +136,25 @@ export class Shim {
   setState(state: CompiledState): ApplyResult {
     this.state = state;
     this.perState = {};
+    this.stateKnown = true;
     return this.reconcile();
   }
 
-  /** Applies the current state; with `resync`, re-reads the kernel first (repairs drift). */
+  /** False after a `start()` without a state, until the first `setState`. */
+  get hasState(): boolean {
+    return this.stateKnown;
+  }
+
+  /**
+   * Applies the current state; with `resync`, re-reads the kernel first (repairs drift).
+   * Throws NOT_READY, changing nothing, while there is no state (see `hasState`).
+   */
   reconcile(opts: { resync?: boolean } = {}): ApplyResult {
+    if (!this.stateKnown)
+      throw new ShimError(
+        'NOT_READY',
+        'no compiled policy yet (waiting for the operator); the kernel keeps what it holds',
+      );
     const desired = this.desired;
     if (!this.perState.ipcache) {
       desiredIpcache(this.state, desired.ipcache);
@@ -184,11 +209,14 @@ export class Shim {
     });
   }
 
-  /** Removes an endpoint and its map entries. Returns false when it was not registered. */
+  /**
+   * Removes an endpoint and its map entries. Returns false when it was not registered.
+   * Without a state yet, its entries go with the first `setState`.
+   */
   unregister(containerId: string): boolean {
     const ep = this.o.registry.remove(containerId);
     if (!ep) return false;
-    this.reconcile();
+    if (this.stateKnown) this.reconcile();
     if (addon().ifindex(ep.hostIfName) === ep.hostIfIndex) this.o.datapath.detach(ep.hostIfIndex);
     this.o.log.info('endpoint removed', { containerId, pod: ep.pod });
     return true;
@@ -245,6 +273,7 @@ export class Shim {
   status(): ShimStatus {
     const dp = this.o.datapath;
     const n = this.reconciler.believedCount();
+    const distribution = this.o.distribution?.();
     return {
       node: this.o.node,
       pinDir: dp.pinDir,
@@ -262,6 +291,7 @@ export class Shim {
       memory: (({ rss, heapUsed, external }) => ({ rss, heapUsed, external }))(
         process.memoryUsage(),
       ),
+      ...(distribution ? { distribution } : {}),
     };
   }
 

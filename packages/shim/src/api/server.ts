@@ -41,12 +41,15 @@ function statusOf(e: unknown): number {
       return 404;
     case 'MAP_OVERFLOW':
       return 409;
+    case 'NOT_READY':
+      return 503;
     case 'BPFFS_MISSING':
     case 'KERNEL_FEATURE':
     case 'KERNEL':
     case 'MAP_MISMATCH':
     case 'NATIVE_MISSING':
     case 'SOURCE':
+    case 'CREDENTIALS':
       return 500;
   }
 }

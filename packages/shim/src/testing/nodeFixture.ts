@@ -127,11 +127,12 @@ export class NodeFixture {
 
   /**
    * Starts the shim (in the node's namespace) and waits until its API answers. It reads the
-   * policy directory, or with `compiled` a compiled snapshot file.
+   * policy directory, or with `compiled` a compiled snapshot file, or with `operator` the
+   * operator's stream (the flags `--operator …`, `--ca-file …` and the credentials).
    */
   async startShim(
     extra: readonly string[] = [],
-    source: { compiled?: string } = {},
+    source: { compiled?: string; operator?: readonly string[] } = {},
   ): Promise<void> {
     if (this.shim) throw new Error('shim already running');
     const args = [
@@ -143,7 +144,11 @@ export class NodeFixture {
       this.name,
       '--bpffs',
       TEST_BPFFS,
-      ...(source.compiled ? ['--compiled', source.compiled] : ['--policy-dir', this.policyDir]),
+      ...(source.operator
+        ? source.operator
+        : source.compiled
+          ? ['--compiled', source.compiled]
+          : ['--policy-dir', this.policyDir]),
       '--socket',
       this.socket,
       '--state-dir',
