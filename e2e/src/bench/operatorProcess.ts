@@ -152,6 +152,8 @@ export async function measureOperatorProcess(
       o.namespace,
       '--metrics-addr',
       '127.0.0.1:0',
+      '--grpc-addr',
+      '127.0.0.1:0',
       '--log-level',
       'info',
     ],

@@ -59,6 +59,8 @@ describe('palisade-operator process', () => {
         OPERATOR_NS,
         '--metrics-addr',
         '127.0.0.1:0',
+        '--grpc-addr',
+        '127.0.0.1:0',
         '--id',
         'proc-1',
         '--retry-period',
