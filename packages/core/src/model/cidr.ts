@@ -30,18 +30,27 @@ export function familyBits(f: Family): number {
 }
 
 function parseV4(s: string): bigint | undefined {
-  const parts = s.split('.');
-  if (parts.length !== 4) return undefined;
-  let v = 0n;
-  for (const p of parts) {
-    if (!/^\d{1,3}$/.test(p)) return undefined;
-    // Go rejects leading zeros in IPv4 (ambiguous octal).
-    if (p.length > 1 && p.startsWith('0')) return undefined;
-    const n = Number(p);
-    if (n > 255) return undefined;
-    v = (v << 8n) | BigInt(n);
+  // One pass over the characters (this runs for every ipcache prefix a node receives).
+  let v = 0;
+  let octets = 0;
+  let n = 0;
+  let digits = 0;
+  let leadingZero = false;
+  for (let i = 0; i <= s.length; i++) {
+    const c = i < s.length ? s.charCodeAt(i) : 46; // '.' closes the last octet
+    if (c === 46) {
+      // Go rejects leading zeros in IPv4 (ambiguous octal).
+      if (digits === 0 || (leadingZero && digits > 1) || n > 255 || ++octets > 4) return undefined;
+      v = v * 256 + n;
+      n = 0;
+      digits = 0;
+      continue;
+    }
+    if (c < 48 || c > 57 || ++digits > 3) return undefined;
+    if (digits === 1) leadingZero = c === 48;
+    n = n * 10 + (c - 48);
   }
-  return v;
+  return octets === 4 ? BigInt(v) : undefined;
 }
 
 function parseV6(s: string): bigint | undefined {
