@@ -30,3 +30,4 @@ export * from './objects/feedEngine.js';
 export * from './crd/crdFromSchema.js';
 export * from './schema/securityIdentity.js';
 export * from './schema/limits.js';
+export * from './retry/backoff.js';

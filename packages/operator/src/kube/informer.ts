@@ -15,7 +15,8 @@
  * (controllers enqueue a key and read the cache later: reconcile from state, not events).
  */
 import { errorMessage, silentLogger, type Logger } from '../log.js';
-import { Backoff, sleep, type BackoffOptions } from './backoff.js';
+import { Backoff, type BackoffOptions } from '@palisade/core';
+import { sleep } from './backoff.js';
 import type { KubeClient, WatchEvent } from './client.js';
 import { KubeApiError } from './kubeApiError.js';
 import { objectKey, type KubeObject } from './kubeObject.js';
@@ -102,7 +103,10 @@ export class Informer<T extends KubeObject = KubeObject> {
 
   /** Lists and watches until `signal` aborts. Never rejects. */
   async run(signal: AbortSignal): Promise<void> {
-    const backoff = new Backoff(this.options.backoff ?? { initialMs: 250, maxMs: 10_000 });
+    const backoff = new Backoff({
+      jitter: 'equal',
+      ...(this.options.backoff ?? { initialMs: 250, maxMs: 10_000 }),
+    });
     let needList = true;
     while (!signal.aborted) {
       try {

@@ -19,7 +19,7 @@ import {
   type NodeMessage__Output,
 } from '@palisade/api';
 import { silentLogger } from '../log.js';
-import { Backoff } from './backoff.js';
+import { Backoff } from '@palisade/core';
 import { systemClock, type Clock } from './clock.js';
 import { BootstrapCredentials, FileCredentials } from './credentials.js';
 import { grpcIssuer } from './issuer.js';

@@ -13,7 +13,7 @@ import * as grpc from '@grpc/grpc-js';
 import { SUBSCRIBE_PATH, distributionService, type NodeMessage } from '@palisade/api';
 import { ShimError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { Backoff } from './backoff.js';
+import { Backoff } from '@palisade/core';
 import { channelOptions, type ChannelTuning } from './channel.js';
 import { systemClock, type Clock, type Timer } from './clock.js';
 import type { CredentialSource, TlsMaterial } from './credentials.js';

@@ -17,7 +17,7 @@ import {
   type StateChange,
 } from '@palisade/api';
 import { silentLogger } from '../log.js';
-import { Backoff } from './backoff.js';
+import { Backoff } from '@palisade/core';
 import { FakeClock } from './fakeClock.js';
 import { PolicyStream } from './policyStream.js';
 import { allowDelta, piece, podDelta, snapshotFrames, stateOf } from './testFrames.js';

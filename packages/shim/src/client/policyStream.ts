@@ -28,7 +28,7 @@ import {
   type Synced__Output,
 } from '@palisade/api';
 import type { Logger } from '../log.js';
-import { Backoff } from './backoff.js';
+import { Backoff } from '@palisade/core';
 import { systemClock, type Clock, type Timer } from './clock.js';
 
 /** Options of a policy stream. */

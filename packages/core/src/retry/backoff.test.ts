@@ -13,6 +13,27 @@ describe('backoff', () => {
     assert.equal(b.next(), 199);
   });
 
+  it('with equal jitter, draws between half and all of the cap', () => {
+    const lo = new Backoff({ initialMs: 100, maxMs: 1000, jitter: 'equal', random: () => 0 });
+    assert.deepEqual(
+      [1, 2, 3, 4, 5, 6].map(() => lo.next()),
+      [50, 100, 200, 400, 500, 500],
+    );
+    const hi = new Backoff({
+      initialMs: 100,
+      maxMs: 1000,
+      jitter: 'equal',
+      random: () => 0.999999,
+    });
+    assert.deepEqual(
+      [1, 2, 3, 4, 5].map(() => hi.next()),
+      [100, 200, 400, 800, 1000],
+    );
+    hi.reset();
+    assert.equal(hi.attempts, 0);
+    assert.equal(hi.next(), 100);
+  });
+
   it('uses full jitter', () => {
     const b = new Backoff({ initialMs: 1000, random: () => 0 });
     assert.equal(b.next(), 0);
