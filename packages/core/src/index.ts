@@ -25,6 +25,7 @@ export * from './compiler/snapshot.js';
 export * from './compiler/engine.js';
 export * from './evaluator/evaluator.js';
 export * from './evaluator/conntrack.js';
+export * from './evaluator/explainDecision.js';
 export * from './objects/parseObject.js';
 export * from './objects/feedEngine.js';
 export * from './crd/crdFromSchema.js';
