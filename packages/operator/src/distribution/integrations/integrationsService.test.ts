@@ -17,13 +17,8 @@ import {
   startTestServer,
   type TestServer,
 } from './testServer.js';
-import {
-  podObject,
-  SCENARIO_PODS,
-  SCENARIO_PORTS,
-  scenarioEngine,
-  scenarioYaml,
-} from './testScenario.js';
+import { SCENARIO_PODS, SCENARIO_PORTS, scenarioEngine, scenarioYaml } from './testScenario.js';
+import { pod } from '@palisade/core/testing';
 
 const run = promisify(execFile);
 const CLI = fileURLToPath(new URL('../../../../cli/dist/main.js', import.meta.url));
@@ -431,7 +426,7 @@ describe('Integrations API over TLS', () => {
     assert.equal(events[initialCount]!.type, 'TYPE_INITIAL_DONE');
     assert.equal(op.listeners.size, 1);
 
-    feedEngine(engine, [parseObject(podObject('dev', 'fresh', { app: 'fresh' }, '10.2.0.99'))]);
+    feedEngine(engine, [parseObject(pod('dev', 'fresh', { app: 'fresh' }, '10.2.0.99'))]);
     op.flush();
     await until(initialCount + 2);
     const added = events[initialCount + 1]!;

@@ -4,36 +4,16 @@
  * a CIDR egress rule. Only tests use it.
  */
 import { feedEngine, parseObject, PolicyEngine, type Protocol } from '@palisade/core';
-
-function ns(name: string, labels: Record<string, string>): unknown {
-  return { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } };
-}
-
-/** A Pod object with one IP and its container ports. */
-export function podObject(
-  namespace: string,
-  name: string,
-  labels: Record<string, string>,
-  ip: string,
-  ports: { name: string; containerPort: number }[] = [],
-): unknown {
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { namespace, name, labels },
-    spec: { containers: [{ name: 'c', ports }] },
-    status: { podIP: ip, podIPs: [{ ip }] },
-  };
-}
+import { ns, pod } from '@palisade/core/testing';
 
 /** The objects of the scenario, in the order a cluster would list them. */
 export const SCENARIO: readonly unknown[] = [
   ns('prod', { team: 'a' }),
   ns('dev', { team: 'b' }),
-  podObject('prod', 'web', { app: 'web' }, '10.1.0.10', [{ name: 'http', containerPort: 80 }]),
-  podObject('prod', 'db', { app: 'db' }, '10.1.0.20', [{ name: 'pg', containerPort: 5432 }]),
-  podObject('dev', 'client', { app: 'client' }, '10.2.0.30'),
-  podObject('dev', 'tool', { app: 'tool' }, '10.2.0.31'),
+  pod('prod', 'web', { app: 'web' }, '10.1.0.10', [{ name: 'http', containerPort: 80 }]),
+  pod('prod', 'db', { app: 'db' }, '10.1.0.20', [{ name: 'pg', containerPort: 5432 }]),
+  pod('dev', 'client', { app: 'client' }, '10.2.0.30'),
+  pod('dev', 'tool', { app: 'tool' }, '10.2.0.31'),
   {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'NetworkPolicy',
