@@ -55,6 +55,28 @@ function concat(pieces: readonly Uint8Array[]): Uint8Array {
   return Buffer.concat(pieces);
 }
 
+/**
+ * An OperatorMessage whose body (field `body`) is a Delta or a SnapshotChunk: both are
+ * `epoch = 1, revision = 2, <a number> = 3, <a StateChange> = 4`, the change being the
+ * concatenation of `pieces` (uint32 and uint64 share the varint encoding).
+ */
+function changeFrame(
+  body: number,
+  epoch: string,
+  revision: number,
+  third: number,
+  pieces: readonly Uint8Array[],
+): Buffer {
+  const w = protobuf.Writer.create();
+  w.uint32((body << 3) | 2).fork();
+  w.uint32((1 << 3) | 2).string(epoch);
+  w.uint32(2 << 3).uint64(revision);
+  w.uint32(3 << 3).uint64(third);
+  w.uint32((4 << 3) | 2).bytes(concat(pieces));
+  w.ldelim();
+  return Buffer.from(w.finish());
+}
+
 /** Field 3 (`delta`) of OperatorMessage, around a Delta with the given change pieces. */
 export function deltaFrame(
   epoch: string,
@@ -62,14 +84,7 @@ export function deltaFrame(
   previousRevision: number,
   pieces: readonly Uint8Array[],
 ): Buffer {
-  const w = protobuf.Writer.create();
-  w.uint32((3 << 3) | 2).fork();
-  w.uint32((1 << 3) | 2).string(epoch);
-  w.uint32(2 << 3).uint64(revision);
-  w.uint32(3 << 3).uint64(previousRevision);
-  w.uint32((4 << 3) | 2).bytes(concat(pieces));
-  w.ldelim();
-  return Buffer.from(w.finish());
+  return changeFrame(3, epoch, revision, previousRevision, pieces);
 }
 
 /** Field 1 (`snapshot`) of OperatorMessage: one chunk of a snapshot. */
@@ -79,14 +94,7 @@ export function snapshotChunkFrame(
   index: number,
   pieces: readonly Uint8Array[],
 ): Buffer {
-  const w = protobuf.Writer.create();
-  w.uint32((1 << 3) | 2).fork();
-  w.uint32((1 << 3) | 2).string(epoch);
-  w.uint32(2 << 3).uint64(revision);
-  w.uint32(3 << 3).uint32(index);
-  w.uint32((4 << 3) | 2).bytes(concat(pieces));
-  w.ldelim();
-  return Buffer.from(w.finish());
+  return changeFrame(1, epoch, revision, index, pieces);
 }
 
 /** Field 2 (`synced`) of OperatorMessage. */

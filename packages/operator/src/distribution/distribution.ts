@@ -103,7 +103,8 @@ export async function startDistribution(
   };
   const writer = new EnforcedStatusWriter({
     client: o.client,
-    realization: () => realization().filter((r) => !r.policy.startsWith('NetworkPolicy/')),
+    // Only our kinds get status; the writer skips NetworkPolicy (served by the API).
+    realization,
     informers: () => operator.informers,
     logger: log,
   });
