@@ -28,6 +28,7 @@ import {
   type CertificateAuthority,
   type KubeClient,
   type KubeObject,
+  type Lease,
 } from '@palisade/operator';
 import {
   defaultAgentPath,
@@ -143,6 +144,14 @@ describe('policy distribution (operators, shims, kernels)', { skip }, () => {
     return p;
   };
 
+  /** The running replica that holds the lease (the newest process with that name). */
+  const currentLeader = async (): Promise<OperatorProc> => {
+    const lease = await client.get<Lease>(Resources.leases, 'palisade-operator', OPERATOR_NS);
+    const id = lease?.spec?.holderIdentity;
+    const p = [...ops].reverse().find((o) => o.id === id);
+    assert.ok(p, `no running replica holds the lease (holder: ${id ?? 'none'})`);
+    return p;
+  };
   const status = async (node: NodeFixture): Promise<DistStatus> =>
     ((await node.api('GET', '/v1/status')) as { distribution: DistStatus }).distribution;
   const policyEntries = async (node: NodeFixture): Promise<number> =>
@@ -384,17 +393,8 @@ describe('policy distribution (operators, shims, kernels)', { skip }, () => {
   });
 
   it('keeps enforcing with the leader killed, and resyncs to the new leader without a wrong verdict', async () => {
-    const leaderId = await (async () => {
-      const lease = (await client.get(
-        Resources.leases,
-        'palisade-operator',
-        OPERATOR_NS,
-      )) as KubeObject & {
-        spec: { holderIdentity: string };
-      };
-      return lease.spec.holderIdentity;
-    })();
-    const leader = ops.find((p) => p.id === leaderId) as OperatorProc;
+    const leader = await currentLeader();
+    const leaderId = leader.id;
     const epoch = (await status(nodeA)).epoch;
     const allowed = agent(cli).stream('udp', web.ipv4, 5353, {
       count: 2500,
@@ -431,16 +431,7 @@ describe('policy distribution (operators, shims, kernels)', { skip }, () => {
   });
 
   it('refuses clients with no certificate, an expired one, or another node’s name', async () => {
-    const leaderLease = (await client.get(
-      Resources.leases,
-      'palisade-operator',
-      OPERATOR_NS,
-    )) as KubeObject & {
-      spec: { holderIdentity: string };
-    };
-    const leader = [...ops]
-      .reverse()
-      .find((p) => p.id === leaderLease.spec.holderIdentity) as OperatorProc;
+    const leader = await currentLeader();
     const keys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const pub = keys.publicKey.export({ type: 'spki', format: 'pem' }).toString();
     const key = Buffer.from(keys.privateKey.export({ type: 'pkcs8', format: 'pem' }));
