@@ -532,6 +532,7 @@ export class Lab {
         ...(n.shim?.pid !== undefined ? { shimPid: n.shim.pid } : {}),
       })),
       bpffs: this.bpffs,
+      controlPlaneDir: this.cp.dir,
       pids: [this.operator?.pid, ...this.nodes.map((n) => n.shim?.pid)].filter(
         (p): p is number => p !== undefined,
       ),

@@ -32,6 +32,8 @@ export interface LabState {
   readonly nodes: readonly NodeState[];
   /** Where the nodes' maps are pinned. */
   readonly bpffs: string;
+  /** The control plane's directory (etcd data, PKI, logs), removed by `down`. */
+  readonly controlPlaneDir: string;
   /** Every process the lab started (for the sweep of `down`). */
   readonly pids: readonly number[];
   readonly startedAt: string;

@@ -2,7 +2,9 @@
  * Real reachability: every ordered pair of distinct pods, for every port, probed from inside
  * the source pod's namespace with `palisade-probe-agent` (TCP connect + echo, UDP echo, SCTP
  * INIT/INIT ACK, ICMP echo). The result has the shape of `policy simulate -o json`, plus the
- * round trip (`ms`) or why it failed (`error`).
+ * round trip (`ms`) or why it failed (`error`). Like `policy simulate`, the verdict is the
+ * policy's: a TCP RST or SCTP ABORT from a port nobody serves counts as allowed (the packet
+ * got in and the answer got out), with `note` saying nothing listens.
  *
  * Probes run in parallel: each source pod gets a few agents (at most `concurrency` in all),
  * each agent runs its probes one after the other.
@@ -37,8 +39,10 @@ export interface LabProbeResult {
   readonly verdict: 'allow' | 'deny';
   /** Round trip in ms, when allowed. */
   readonly ms?: number;
-  /** Why not, when denied (`timeout`, `refused`, `no port named …`). */
+  /** Why not, when denied (`timeout`, `no port named …`). */
   readonly error?: string;
+  /** Allowed, but nothing listens on the port (the pod answered with a TCP RST / SCTP ABORT). */
+  readonly note?: string;
 }
 
 /** Options of {@link probeAll}. */
@@ -126,6 +130,10 @@ async function probeOne(
   for (let attempt = 0; attempt <= retries; attempt++) {
     const r = await agent.probe(proto, t.to.ip, port, { timeoutMs });
     if (r.ok) return { ...base, verdict: 'allow', ...(r.ms !== undefined ? { ms: r.ms } : {}) };
+    // A TCP RST or SCTP ABORT came back from the pod: policy let the packet in and the
+    // answer out (the datapath drops, it never answers), only nothing listens there.
+    if (r.error === 'refused' && (proto === 'tcp' || proto === 'sctp'))
+      return { ...base, verdict: 'allow', note: 'refused: nothing listens on this port' };
     last = r.error ?? 'failed';
   }
   return { ...base, verdict: 'deny', error: last };

@@ -263,9 +263,27 @@ spec:
 });
 
 describe('palisade lab', () => {
-  it('says plainly that the lab is not available yet', () => {
-    const r = cli('lab', 'up');
-    assert.equal(r.code, 2);
-    assert.match(r.err, /lab not available yet/);
+  const lab = async (...argv: string[]): Promise<{ code: number; err: string }> => {
+    let err = '';
+    const code = await run(['lab', ...argv], {
+      out: () => undefined,
+      err: (l) => (err += `${l}\n`),
+    });
+    return { code, err };
+  };
+  it('refuses bad input with a usage error before starting anything', async () => {
+    const root = process.getuid?.() === 0;
+    const bad = await lab('up', '--nodes', '0', '--dir', join(dir, 'never'));
+    assert.equal(bad.code, 2);
+    assert.match(bad.err, root ? /--nodes must be an integer in \[1, 50\], got 0/ : /needs root/);
+    const unknown = await lab('bogus');
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.err, root ? /unknown lab command "bogus"/ : /needs root/);
+  });
+  it('says there is no lab instead of failing obscurely', async () => {
+    if (process.getuid?.() !== 0) return;
+    const r = await lab('status', '--dir', join(dir, 'none'));
+    assert.equal(r.code, 1);
+    assert.match(r.err, /no lab in .*none: start one with `pnpm -s palisade lab up`/);
   });
 });

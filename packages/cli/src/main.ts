@@ -16,7 +16,7 @@ Commands:
   policy explain    which policy and rule decides one flow (offline)
   node flows        recent flows the datapath on this node allowed or dropped, and why
   node status       the shim on this node: maps, counters, last error
-  lab up|down|status|exec|probe   a real cluster on this machine (not available yet)
+  lab up|status|probe|exec|down   a real cluster on this machine (etcd, kube-apiserver, operator, eBPF nodes)
   gen crds          regenerate crds/ from the schemas
 
 ${POLICY_USAGE}`;
@@ -29,7 +29,7 @@ export function run(argv: readonly string[], io: Io): number | Promise<number> {
       case 'policy':
         return policyCommand(io, rest);
       case 'lab':
-        return labCommand(io, rest);
+        return labCommand(io, rest).catch((err: unknown) => fail(err, io));
       case 'node':
         return nodeCommand(io, rest).catch((err: unknown) => fail(err, io));
       case 'gen':
