@@ -16,12 +16,14 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { parsePortArg } from '@palisade/core';
-import { renderJson, renderTable } from '@palisade/cli';
+import { renderJson, renderTable, Simulation, type ProbePort } from '@palisade/cli';
 import { KubeClient, Resources, type KubeObject } from '@palisade/operator';
 import { declaredPorts, readPodRecords } from './kubelet.js';
 import { labStatus, leftovers, sweepLab } from './lab.js';
 import { LabError } from './labError.js';
-import { alive, readState, requireState, statePath } from './labState.js';
+import { liveObjects } from './liveObjects.js';
+import { alive, readState, requireState, statePath, type LabState } from './labState.js';
+import { cellKey, describeMismatches, probePodsUntil, type Expect } from './reachability.js';
 import { probeAll, type LabProbePort, type ProbePod } from './prober.js';
 
 /** Where a command writes. */
@@ -39,8 +41,10 @@ export const LAB_USAGE = `palisade lab up [--nodes N] [--identity-store crd|redi
 palisade lab status [--dir .lab]          every part and its health
 palisade lab down [--dir .lab]            stop and remove everything the lab made
 palisade lab exec <ns>/<pod> [--dir .lab] -- <cmd…>   run a command in a pod's network namespace
-palisade lab probe [--port 80/TCP]… [-o table|json] [--timeout MS] [--dir .lab]
-    Try every ordered pair of pods for real; -o json prints what \`policy simulate -o json\` prints.`;
+palisade lab probe [--port 80/TCP]… [-o table|json] [--timeout MS] [--wait] [--dir .lab]
+    Try every ordered pair of pods for real; -o json prints what \`policy simulate -o json\` prints.
+    --wait: probe again until the kernel agrees with \`policy simulate\` on the cluster's
+    objects (at most --wait-timeout seconds, default 60; exit 1 if it never does).`;
 
 /** Runs `lab <argv>`; resolves with the exit status. */
 export async function labMain(argv: readonly string[], io: LabIo): Promise<number> {
@@ -247,6 +251,8 @@ async function probe(argv: readonly string[], io: LabIo): Promise<number> {
     port: { type: 'string', multiple: true },
     output: { type: 'string', short: 'o', default: 'table' },
     timeout: { type: 'string', default: '1000' },
+    wait: { type: 'boolean', default: false },
+    'wait-timeout': { type: 'string', default: '60' },
   });
   const output = values['output'];
   if (output !== 'table' && output !== 'json')
@@ -302,6 +308,7 @@ async function probe(argv: readonly string[], io: LabIo): Promise<number> {
     if (output === 'json') io.out(renderJson([]));
     return 0;
   }
+  if (values['wait'] === true) return probeAndWait(s, pods, ports, timeoutMs, values, output, io);
   let last = 0;
   const results = await probeAll(pods, ports, {
     timeoutMs,
@@ -321,6 +328,63 @@ async function probe(argv: readonly string[], io: LabIo): Promise<number> {
           results,
           pods.map((p) => p.key),
         ),
+  );
+  return 0;
+}
+
+/**
+ * `lab probe --wait`: re-probes until the kernel agrees, on every pair, with what `policy
+ * simulate` computes from the policies and pods in the apiserver (a policy just applied
+ * takes a moment to reach the nodes), or `--wait-timeout` seconds pass. Each result gets the
+ * simulator's verdict as `simulated`; disagreements left at the deadline are listed and the
+ * exit status is 1.
+ */
+async function probeAndWait(
+  s: LabState,
+  pods: ProbePod[],
+  ports: LabProbePort[],
+  timeoutMs: number,
+  values: Record<string, unknown>,
+  output: 'table' | 'json',
+  io: LabIo,
+): Promise<number> {
+  const waitS = Number(values['wait-timeout']);
+  if (!(waitS > 0))
+    throw new LabError(
+      'USAGE',
+      `--wait-timeout must be positive (seconds), got ${String(values['wait-timeout'])}`,
+    );
+  const client = KubeClient.load(s.kubeconfig);
+  let simulated: Map<string, 'allow' | 'deny'>;
+  try {
+    const sim = new Simulation(await liveObjects(client));
+    simulated = new Map(sim.simulate(ports as ProbePort[]).map((r) => [cellKey(r), r.verdict]));
+  } finally {
+    client.close();
+  }
+  const expect: Expect = (r) => simulated.get(cellKey(r));
+  const r = await probePodsUntil(pods, ports, expect, { deadlineMs: waitS * 1000, timeoutMs });
+  const results = r.results.map((x) => ({
+    ...x,
+    simulated: simulated.get(cellKey(x)) ?? 'unknown',
+  }));
+  io.out(
+    output === 'json'
+      ? renderJson(results)
+      : renderTable(
+          results,
+          pods.map((p) => p.key),
+        ),
+  );
+  if (r.mismatches.length > 0) {
+    io.err(
+      `palisade lab: after ${(r.elapsedMs / 1000).toFixed(1)} s the kernel still disagrees with \`policy simulate\` on:`,
+    );
+    io.err(describeMismatches(r.mismatches, expect));
+    return 1;
+  }
+  io.err(
+    `lab: the kernel agrees with \`policy simulate\` on all ${results.length} flows (after ${(r.elapsedMs / 1000).toFixed(1)} s)`,
   );
   return 0;
 }

@@ -37,7 +37,8 @@ export interface ProbeUntilResult {
   readonly rounds: number;
 }
 
-const cellKey = (r: {
+/** `from>to port/PROTOCOL`. */
+export const cellKey = (r: {
   from: string;
   to: string;
   port: number | string;
@@ -51,10 +52,19 @@ export async function probeUntil(
   expect: Expect,
   o: ProbeUntilOptions = {},
 ): Promise<ProbeUntilResult> {
+  return probePodsUntil(o.pods ?? (await lab.probePods()), ports, expect, o);
+}
+
+/** {@link probeUntil} on the given pods (usable without a Lab object, e.g. from the CLI). */
+export async function probePodsUntil(
+  pods: readonly ProbePod[],
+  ports: readonly LabProbePort[],
+  expect: Expect,
+  o: Omit<ProbeUntilOptions, 'pods'> = {},
+): Promise<ProbeUntilResult> {
   const t0 = Date.now();
   const deadline = t0 + (o.deadlineMs ?? 20_000);
   const timeoutMs = o.timeoutMs ?? 500;
-  const pods = o.pods ?? (await lab.probePods());
   const latest = new Map<string, LabProbeResult>();
   let only: Set<string> | undefined;
   let rounds = 0;
