@@ -30,7 +30,6 @@ import {
   createNodeNetwork,
   hostAddress,
   nodeAddress,
-  nodeNetns,
   podCidr,
   slotLinks,
   slotNamespaces,
@@ -43,6 +42,7 @@ import {
   type LabProbePort,
   type LabProbeResult,
   type ProbeAllOptions,
+  type ProbePod,
 } from './prober.js';
 import { declaredPorts } from './kubelet.js';
 
@@ -482,11 +482,9 @@ export class Lab {
   }
 
   /** The running pods as probe targets (Running, with an address, realised by the kubelet). */
-  async probePods(
-    opts: { includeHostNetwork?: boolean } = {},
-  ): Promise<import('./prober.js').ProbePod[]> {
+  async probePods(opts: { includeHostNetwork?: boolean } = {}): Promise<ProbePod[]> {
     const list = await this.client.listAll<KubeObject>(Resources.pods);
-    const out: import('./prober.js').ProbePod[] = [];
+    const out: ProbePod[] = [];
     for (const p of list.items) {
       const key = `${p.metadata.namespace ?? ''}/${p.metadata.name}`;
       const run = this.kubelet.pod(key);

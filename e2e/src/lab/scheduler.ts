@@ -18,8 +18,8 @@ export function chooseNode(
   nodes: readonly SchedulableNode[],
   podsOn: (node: string) => number,
 ): string | undefined {
-  const selector = ((pod['spec'] as { nodeSelector?: Record<string, string> } | undefined)
-    ?.nodeSelector ?? {}) as Record<string, string>;
+  const selector =
+    (pod['spec'] as { nodeSelector?: Record<string, string> } | undefined)?.nodeSelector ?? {};
   const fits = nodes.filter((n) => Object.entries(selector).every(([k, v]) => n.labels[k] === v));
   let best: SchedulableNode | undefined;
   for (const n of fits) if (!best || podsOn(n.name) < podsOn(best.name)) best = n;
