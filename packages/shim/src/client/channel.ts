@@ -15,6 +15,9 @@ export interface ChannelTuning {
   readonly maxReceiveBytes?: number;
 }
 
+/** How the shim retries its stream to the operator: 200 ms doubling to 10 s, full jitter. */
+export const STREAM_BACKOFF = { initialMs: 200, maxMs: 10_000 } as const;
+
 /**
  * The channel options: keepalive pings (also while no call is active, so a dead operator
  * is noticed by the stream's `status`), the frame size limit, and, with `tlsServerName`,
@@ -30,6 +33,12 @@ export function channelOptions(
     'grpc.keepalive_timeout_ms': t.keepaliveTimeoutMs ?? 10_000,
     'grpc.keepalive_permit_without_calls': 1,
     'grpc.max_receive_message_length': t.maxReceiveBytes ?? 64 * 1024 * 1024,
+    // grpc-js keeps its own connection backoff (1 s growing to 120 s by default): until it
+    // expires, a new stream fails at once with the old error, so after a long operator
+    // outage a shim would wait up to two minutes although its own retries are faster.
+    // Capped like the shim's stream backoff ({@link STREAM_BACKOFF}).
+    'grpc.initial_reconnect_backoff_ms': STREAM_BACKOFF.initialMs,
+    'grpc.max_reconnect_backoff_ms': STREAM_BACKOFF.maxMs,
     // With several operator addresses (`ipv4:a:p,b:p`), each new stream tries the next one,
     // so a shim refused by a standby reaches the leader on its next attempt.
     'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),

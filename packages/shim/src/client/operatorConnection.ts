@@ -14,7 +14,7 @@ import { SUBSCRIBE_PATH, distributionService, type NodeMessage } from '@palisade
 import { ShimError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { Backoff } from '@palisade/core';
-import { channelOptions, type ChannelTuning } from './channel.js';
+import { channelOptions, STREAM_BACKOFF, type ChannelTuning } from './channel.js';
 import { systemClock, type Clock, type Timer } from './clock.js';
 import type { CredentialSource, TlsMaterial } from './credentials.js';
 import type { PolicyStream, PolicyStreamStatus } from './policyStream.js';
@@ -89,7 +89,7 @@ export class OperatorConnection {
 
   constructor(private readonly o: OperatorConnectionOptions) {
     this.clock = o.clock ?? systemClock;
-    this.backoff = o.backoff ?? new Backoff();
+    this.backoff = o.backoff ?? new Backoff(STREAM_BACKOFF);
     this.renewBackoff = o.renewBackoff ?? new Backoff({ initialMs: 1000, maxMs: 300_000 });
     const subscribe = distributionService()['Subscribe'];
     if (!subscribe) throw new ShimError('SOURCE', 'the Distribution service has no Subscribe');
