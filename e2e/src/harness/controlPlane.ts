@@ -183,7 +183,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         const p = apiserver;
         apiserver = undefined;
         if (p) {
-          await p.terminate();
+          await p.terminate(1000); // open watches keep it alive for the whole grace otherwise
           log('palisade-e2e: kube-apiserver stopped');
         }
       });
