@@ -12,7 +12,8 @@
  * - CIDR sets with `except`, built from real pod addresses, on egress and ingress;
  * - entities `cluster`, `world`, `remote-node` and `all`, against pods, a host in the world
  *   (a namespace on the underlay, routed like an outside client) and the nodes' addresses;
- *   `host` (a pod and its own node) is a `todo`: it fails on a product bug, see the test;
+ *   `host` (a pod and its own node: each shim maps its node's addresses and the pods'
+ *   gateway to `host`);
  *   `kube-apiserver` is not observable here (the apiserver listens on the lab host's
  *   loopback, out of the pods' reach);
  * - port ranges (`port` + `endPort`) not aligned on powers of two, TCP, UDP and ANY, with a
@@ -336,27 +337,21 @@ describe('Palisade policies in a real cluster', { skip, timeout: 240_000 }, () =
       report('entities', r);
     });
 
-    it(
-      'host: a pod and its own node see each other as host',
-      {
-        todo: 'product bug: a node keeps its own address as remote-node (no local rewrite to host), and its traffic to local pods leaves from the gateway 169.254.1.1, which is world',
-      },
-      async () => {
-        // The simulator has one cluster-wide view, where every node address is remote-node:
-        // only the kernel can be asked.
-        const r = await expectAgreement(
-          lab,
-          pods,
-          BASIC,
-          (c) => (hostFlow(c) ? truth(c) : undefined),
-          {
-            deadlineMs: 5_000,
-            kernelOnly: () => true,
-          },
-        );
-        report('entity host', r);
-      },
-    );
+    it('host: a pod and its own node see each other as host', async () => {
+      // The simulator has one cluster-wide view, where every node address is remote-node:
+      // only the kernel can be asked.
+      const r = await expectAgreement(
+        lab,
+        pods,
+        BASIC,
+        (c) => (hostFlow(c) ? truth(c) : undefined),
+        {
+          deadlineMs: 5_000,
+          kernelOnly: () => true,
+        },
+      );
+      report('entity host', r);
+    });
   });
 
   it('port ranges: unaligned TCP and UDP ranges, ANY, a deny range inside an allowed one', async () => {

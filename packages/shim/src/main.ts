@@ -37,7 +37,7 @@
  * On SIGTERM/SIGINT it stops serving and exits, leaving the programs attached and the
  * maps pinned: enforcement continues while it is away.
  */
-import { hostname } from 'node:os';
+import { hostname, networkInterfaces } from 'node:os';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -56,6 +56,7 @@ import { MemoryReleaser } from './memoryRelease.js';
 import { credentialSource, distributionConfig } from './client/config.js';
 import { PolicyStream } from './client/policyStream.js';
 import { OperatorConnection } from './client/operatorConnection.js';
+import { GATEWAY_V4, GATEWAY_V6 } from './cni/gateway.js';
 
 function fingerprint(paths: readonly string[]): string {
   const parts: string[] = [];
@@ -156,6 +157,7 @@ async function main(): Promise<void> {
     log,
     ...(eventsPerSec !== undefined ? { eventsPerSec } : {}),
     ...(dist ? { distribution: () => connection?.status() } : {}),
+    hostAddresses: hostAddresses(),
   });
   const compiled = values.compiled;
   const paths = dist ? [] : compiled ? [compiled] : (values['policy-dir'] ?? []);
@@ -280,3 +282,16 @@ main().catch((e: unknown) => {
   process.stderr.write(`palisade-shim: ${code}: ${(e as Error).message}\n`);
   process.exit(1);
 });
+
+/**
+ * This node's addresses, read once at start from its interfaces, plus the pods' gateway
+ * addresses (what a node's own traffic to its pods comes from): the ipcache maps them to
+ * `host`. An address added to the node later is `remote-node` until the shim restarts.
+ */
+function hostAddresses(): string[] {
+  const out = new Set<string>([GATEWAY_V4, GATEWAY_V6]);
+  for (const list of Object.values(networkInterfaces()))
+    for (const a of list ?? [])
+      if (!a.internal && !a.address.startsWith('fe80:')) out.add(a.address);
+  return [...out];
+}

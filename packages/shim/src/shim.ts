@@ -42,6 +42,12 @@ export interface ShimOptions {
   readonly proxyPort?: number;
   /** The operator client's state, shown in the status (when policy comes from the operator). */
   readonly distribution?: () => DistributionStatus | undefined;
+  /**
+   * This node's own addresses (its interfaces' and the pods' gateway addresses): the ipcache
+   * maps them to `host`, so traffic between a pod and its own node is `host`, not
+   * `remote-node` (the cluster-wide entry) or `world` (the gateway, in no cluster entry).
+   */
+  readonly hostAddresses?: readonly string[];
 }
 
 /** A failure the shim keeps for its status. */
@@ -157,7 +163,7 @@ export class Shim {
       );
     const desired = this.desired;
     if (!this.perState.ipcache) {
-      desiredIpcache(this.state, desired.ipcache);
+      desiredIpcache(this.state, desired.ipcache, this.o.hostAddresses ?? []);
       this.perState.ipcache = true;
     }
     fillDesired(desired, this.state, this.o.registry.list(), {

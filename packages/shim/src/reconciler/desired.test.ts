@@ -149,3 +149,22 @@ describe('desired maps', () => {
     assert.equal(diffSize(back), diffSize(d), 'undoing the change is as many changes');
   });
 });
+
+describe('desiredIpcache with host addresses', () => {
+  it("maps this node's addresses to host, over the cluster-wide remote-node entry", async () => {
+    const { desiredIpcache } = await import('./desired.js');
+    const { emptyState } = await import('@palisade/core');
+    const state = emptyState();
+    state.ipcache.set('198.18.1.11/32', Reserved.RemoteNode);
+    state.ipcache.set('10.1.2.0/24', 300);
+    const t = desiredIpcache(state, undefined, ['198.18.1.11', '169.254.1.1', 'fe80::1']);
+    const identities: number[] = [];
+    for (let e = 0; e < t.size; e++)
+      identities.push(ipcacheValue.decode(t.values, e * ipcacheValue.size));
+    assert.equal(t.size, 4, 'the node address replaces its remote-node entry; two gateways added');
+    assert.deepEqual(
+      identities.sort((a, b) => a - b),
+      [Reserved.Host, Reserved.Host, Reserved.Host, 300],
+    );
+  });
+});

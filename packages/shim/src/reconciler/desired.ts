@@ -90,8 +90,9 @@ export function policyIndex(state: CompiledState): PolicyIndex {
 export function desiredIpcache(
   state: CompiledState,
   into = new EntryTable(ipcacheKey.size, ipcacheValue.size, state.ipcache.size),
+  hostAddresses: readonly string[] = [],
 ): EntryTable {
-  into.clear(state.ipcache.size);
+  into.clear(state.ipcache.size + hostAddresses.length);
   const k = Buffer.allocUnsafe(ipcacheKey.size);
   const v = Buffer.allocUnsafe(ipcacheValue.size);
   for (const [text, identity] of state.ipcache) {
@@ -99,6 +100,15 @@ export function desiredIpcache(
     if (!p) continue;
     ipcacheKey.encode(k, 0, p.family, p.addr, p.len);
     ipcacheValue.encode(v, 0, identity);
+    into.set(k, 0, v, 0);
+  }
+  // This node's own addresses are `host` here, whatever the cluster-wide view says (there
+  // they are `remote-node`): set last, so they replace an entry for the same prefix.
+  for (const a of hostAddresses) {
+    const p = parsePrefix(a.includes('/') ? a : `${a}/${a.includes(':') ? 128 : 32}`);
+    if (!p) continue;
+    ipcacheKey.encode(k, 0, p.family, p.addr, p.len);
+    ipcacheValue.encode(v, 0, Reserved.Host);
     into.set(k, 0, v, 0);
   }
   return into;
