@@ -25,7 +25,6 @@ import type { Lab } from '../lab/lab.js';
 import {
   apply,
   expectAgreement,
-  kubectlOk,
   namespaceObject,
   nameOf,
   pnp,
@@ -210,7 +209,7 @@ describe('identity churn under traffic', { skip, timeout: 240_000 }, () => {
         };
         model.set(n, l);
         const args = ['label', 'pod', '-n', NS, n, `tier=${l.tier}`, `role=${l.role}`];
-        await kubectlOk(lab, [...args, '--overwrite']);
+        await lab.kubectlOk([...args, '--overwrite']);
       }),
     );
     for (const [n, old] of previous)
@@ -234,7 +233,7 @@ describe('identity churn under traffic', { skip, timeout: 240_000 }, () => {
 
   /** Deletes pods and waits until they are gone. */
   const remove = async (names: readonly string[]): Promise<void> => {
-    await kubectlOk(lab, ['delete', 'pod', '-n', NS, ...names, '--wait=false']);
+    await lab.kubectlOk(['delete', 'pod', '-n', NS, ...names, '--wait=false']);
     await waitGone(
       lab,
       names.map((n) => `${NS}/${n}`),
@@ -256,7 +255,7 @@ describe('identity churn under traffic', { skip, timeout: 240_000 }, () => {
     watch: { server: string; client: ProbeAgent; ms: number } | undefined,
   ): Promise<{ reused: string | undefined; leaked: string[] }> => {
     const was = lab.kubelet.pod(`${NS}/${old}`)!;
-    await kubectlOk(lab, ['delete', 'pod', '-n', NS, old, '--wait=false']);
+    await lab.kubectlOk(['delete', 'pod', '-n', NS, old, '--wait=false']);
     await waitFor(() => lab.kubelet.pod(`${NS}/${old}`) === undefined, `${old} torn down`);
     steerNextAddress(lab.node(was.node), was.ip);
     const t = Date.now();

@@ -34,21 +34,9 @@ export function startLab(nodes = 2): Promise<Lab> {
   });
 }
 
-/** Runs kubectl; throws with its stderr when it fails. Returns stdout. */
-export async function kubectlOk(
-  lab: Lab,
-  args: readonly string[],
-  input?: string,
-): Promise<string> {
-  const r = await lab.kubectl(args, input);
-  if (r.code !== 0)
-    throw new Error(`kubectl ${args.join(' ')} exited ${r.code}: ${r.stderr.trim()}`);
-  return r.stdout;
-}
-
 /** `kubectl apply -f -` of the objects, as one multi-document YAML. */
 export async function apply(lab: Lab, objects: readonly object[]): Promise<void> {
-  await kubectlOk(lab, ['apply', '-f', '-'], objects.map((o) => stringify(o)).join('---\n'));
+  await lab.kubectlOk(['apply', '-f', '-'], objects.map((o) => stringify(o)).join('---\n'));
 }
 
 /** A port a pod declares (and the lab's kubelet serves). */
@@ -196,7 +184,7 @@ export async function policyStatuses(
   namespace?: string,
 ): Promise<PolicyStatusView[]> {
   const list = JSON.parse(
-    await kubectlOk(lab, ['get', kind, ...(namespace ? ['-n', namespace] : []), '-o', 'json']),
+    await lab.kubectlOk(['get', kind, ...(namespace ? ['-n', namespace] : []), '-o', 'json']),
   ) as PolicyListJson;
   return list.items.map((i) => {
     const cond = (t: string): string | undefined =>
@@ -271,8 +259,8 @@ export class ReadBack {
 
   /** Reads the cluster back. Throws when the simulator refuses any object. */
   static async read(lab: Lab): Promise<ReadBack> {
-    const core = await kubectlOk(lab, ['get', 'namespaces,pods,nodes', '-A', '-o', 'yaml']);
-    const pal = await kubectlOk(lab, [
+    const core = await lab.kubectlOk(['get', 'namespaces,pods,nodes', '-A', '-o', 'yaml']);
+    const pal = await lab.kubectlOk([
       'get',
       'palisadenetworkpolicies,palisadeclusternetworkpolicies',
       '-A',

@@ -30,7 +30,6 @@ import type { ProbePod } from '../lab/prober.js';
 import {
   apply,
   expectAgreement,
-  kubectlOk,
   namespaceObject,
   nameOf,
   pcnp,
@@ -408,7 +407,7 @@ describe('Palisade policies in a real cluster', { skip, timeout: 240_000 }, () =
 
   it('kubectl get shows every policy Valid and Enforced on all the nodes that need it', async () => {
     for (const kind of ['pnp', 'pcnp'] as const) {
-      const table = await kubectlOk(lab, ['get', kind, ...(kind === 'pnp' ? ['-A'] : [])]);
+      const table = await lab.kubectlOk(['get', kind, ...(kind === 'pnp' ? ['-A'] : [])]);
       const [header = '', ...rows] = table.trim().split('\n');
       const cols = header.split(/\s+/);
       const at = (row: string, col: string): string | undefined =>

@@ -21,7 +21,6 @@ import { Lab } from '../lab/lab.js';
 import { probeAll, type LabProbePort, type LabProbeResult, type ProbePod } from '../lab/prober.js';
 import { describeMismatches, probeUntil, type Expect } from '../lab/reachability.js';
 import {
-  kubectlOk,
   MODEL_NAMESPACES,
   modelManifest,
   playStep,
@@ -152,7 +151,7 @@ describe('upstream NetworkPolicy scenarios on a 2-node lab', { skip }, () => {
       throw new Error(`lab up failed:\n${log.join('\n')}`, { cause: err });
     }
     model = upstreamModel(NODES);
-    await kubectlOk(lab, ['apply', '-f', '-'], modelManifest(model));
+    await lab.kubectlOk(['apply', '-f', '-'], modelManifest(model));
     await waitModelReady(lab);
     const pods = (await readCluster(lab)).filter(
       (o) => (o.object as { kind?: string }).kind === 'Pod',

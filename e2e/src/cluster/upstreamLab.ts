@@ -108,18 +108,6 @@ export function modelManifest(model: UpstreamModel, only?: ReadonlySet<string>):
   return docs.map(toYaml).join('---\n');
 }
 
-/** Runs kubectl; throws with its stderr when it fails. Returns stdout. */
-export async function kubectlOk(
-  lab: Lab,
-  args: readonly string[],
-  input?: string,
-): Promise<string> {
-  const r = await lab.kubectl(args, input);
-  if (r.code !== 0)
-    throw new Error(`kubectl ${args.join(' ')} exited with ${r.code}: ${r.stderr.trim()}`);
-  return r.stdout;
-}
-
 /** Whether an object (Namespace, or anything namespaced) belongs to the model's namespaces. */
 function inModel(o: Meta): boolean {
   const ns = o.kind === 'Namespace' ? o.metadata.name : o.metadata.namespace;
@@ -128,7 +116,7 @@ function inModel(o: Meta): boolean {
 
 /** The Namespaces, Pods and NetworkPolicies of x, y and z, read back from the apiserver. */
 export async function readCluster(lab: Lab): Promise<LoadedObject[]> {
-  const out = await kubectlOk(lab, [
+  const out = await lab.kubectlOk([
     'get',
     'namespaces,pods,networkpolicies',
     '--all-namespaces',
@@ -142,7 +130,7 @@ export async function readCluster(lab: Lab): Promise<LoadedObject[]> {
 export async function waitModelReady(lab: Lab): Promise<void> {
   await Promise.all(
     MODEL_NAMESPACES.map((ns) =>
-      kubectlOk(lab, ['wait', '--for=condition=Ready', 'pod', '--all', '-n', ns, '--timeout=60s']),
+      lab.kubectlOk(['wait', '--for=condition=Ready', 'pod', '--all', '-n', ns, '--timeout=60s']),
     ),
   );
 }
@@ -185,7 +173,7 @@ async function relabel(
 ): Promise<void> {
   const changes = labelChanges(kind, current, labels);
   if (changes.length === 0) return;
-  await kubectlOk(lab, [
+  await lab.kubectlOk([
     'label',
     '--overwrite',
     ...(kind === 'Pod' ? ['-n', namespace ?? 'default'] : []),
@@ -209,7 +197,7 @@ export async function resetToModel(lab: Lab, model: UpstreamModel): Promise<numb
   for (const o of have.values())
     if (o.kind === 'NetworkPolicy') policyNamespaces.add(o.metadata.namespace ?? 'default');
   for (const ns of policyNamespaces) {
-    await kubectlOk(lab, ['delete', 'networkpolicies', '--all', '-n', ns]);
+    await lab.kubectlOk(['delete', 'networkpolicies', '--all', '-n', ns]);
     changes++;
   }
   const missing = new Set<string>();
@@ -233,7 +221,7 @@ export async function resetToModel(lab: Lab, model: UpstreamModel): Promise<numb
     changes++;
   }
   if (missing.size > 0) {
-    await kubectlOk(lab, ['apply', '-f', '-'], modelManifest(model, missing));
+    await lab.kubectlOk(['apply', '-f', '-'], modelManifest(model, missing));
     await waitModelReady(lab);
     changes += missing.size;
   }
@@ -319,7 +307,7 @@ export async function playStep(lab: Lab, model: UpstreamModel, step: Step): Prom
   if (step.apply && step.apply.length > 0) {
     const ips = podIps(await readCluster(lab));
     const docs = step.apply.map((o) => toYaml(rewriteIpBlocks(o, model, ips)));
-    await kubectlOk(lab, ['apply', '-f', '-'], docs.join('---\n'));
+    await lab.kubectlOk(['apply', '-f', '-'], docs.join('---\n'));
   }
   if (step.relabel && step.relabel.length > 0) {
     const have = new Map(
@@ -333,7 +321,7 @@ export async function playStep(lab: Lab, model: UpstreamModel, step: Step): Prom
     }
   }
   for (const d of step.delete ?? [])
-    await kubectlOk(lab, [
+    await lab.kubectlOk([
       'delete',
       ...(d.namespace !== undefined ? ['-n', d.namespace] : []),
       d.kind.toLowerCase(),

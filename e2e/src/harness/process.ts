@@ -70,7 +70,7 @@ function installExitHook(): void {
 }
 
 /** True while `pid` exists and is not a zombie (a zombie no longer runs, it only waits to be reaped). */
-function isRunning(pid: number): boolean {
+export function isRunning(pid: number): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';

@@ -16,9 +16,15 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { parsePortArg } from '@palisade/core';
-import { renderJson, renderTable, Simulation, type ProbePort } from '@palisade/cli';
+import {
+  renderJson,
+  renderTable,
+  Simulation,
+  type ProbePort,
+  type VerdictLine,
+} from '@palisade/cli';
 import { KubeClient, Resources, type KubeObject } from '@palisade/operator';
-import { declaredPorts, readPodRecords } from './kubelet.js';
+import { probeTargets, readPodRecords } from './kubelet.js';
 import { labStatus, leftovers, sweepLab } from './lab.js';
 import { LabError } from './labError.js';
 import { liveObjects } from './liveObjects.js';
@@ -269,18 +275,12 @@ async function probe(argv: readonly string[], io: LabIo): Promise<number> {
   const client = KubeClient.load(s.kubeconfig);
   let pods: ProbePod[];
   try {
-    const list = await client.listAll<KubeObject>(Resources.pods);
-    pods = list.items.flatMap((p) => {
-      const key = `${p.metadata.namespace ?? ''}/${p.metadata.name}`;
-      const r = records.get(key);
-      if (!r || r.hostNetwork || r.uid !== p.metadata.uid || p.metadata.deletionTimestamp)
-        return [];
-      return [{ key, netns: r.netns, ip: r.ip, ports: declaredPorts(p) }];
-    });
+    pods = probeTargets((await client.listAll<KubeObject>(Resources.pods)).items, (key) =>
+      records.get(key),
+    );
   } finally {
     client.close();
   }
-  pods.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   const portArgs = (values['port'] as string[] | undefined) ?? [];
   const ports: LabProbePort[] = portArgs.map((a) => {
     const p = parsePortArg(a);
@@ -321,14 +321,7 @@ async function probe(argv: readonly string[], io: LabIo): Promise<number> {
     },
   });
   if (output === 'table' && process.stderr.isTTY) process.stderr.write('\r\x1b[K');
-  io.out(
-    output === 'json'
-      ? renderJson(results)
-      : renderTable(
-          results,
-          pods.map((p) => p.key),
-        ),
-  );
+  io.out(render(results, pods, output));
   return 0;
 }
 
@@ -368,14 +361,7 @@ async function probeAndWait(
     ...x,
     simulated: simulated.get(cellKey(x)) ?? 'unknown',
   }));
-  io.out(
-    output === 'json'
-      ? renderJson(results)
-      : renderTable(
-          results,
-          pods.map((p) => p.key),
-        ),
-  );
+  io.out(render(results, pods, output));
   if (r.mismatches.length > 0) {
     io.err(
       `palisade lab: after ${(r.elapsedMs / 1000).toFixed(1)} s the kernel still disagrees with \`policy simulate\` on:`,
@@ -387,4 +373,18 @@ async function probeAndWait(
     `lab: the kernel agrees with \`policy simulate\` on all ${results.length} flows (after ${(r.elapsedMs / 1000).toFixed(1)} s)`,
   );
   return 0;
+}
+
+/** The results as `-o json` (the `policy simulate` shape) or as the matrix. */
+function render(
+  results: readonly VerdictLine[],
+  pods: readonly ProbePod[],
+  output: 'table' | 'json',
+): string {
+  return output === 'json'
+    ? renderJson(results)
+    : renderTable(
+        results,
+        pods.map((p) => p.key),
+      );
 }

@@ -30,6 +30,7 @@ import {
   type RunningPod,
   type RuntimeNode,
 } from './podRuntime.js';
+import type { ProbePod } from './prober.js';
 import { bindPod, chooseNode, type SchedulableNode } from './scheduler.js';
 
 /** A lab node as the kubelet knows it. */
@@ -46,16 +47,8 @@ export interface KubeletOptions {
   readonly log?: (line: string) => void;
 }
 
-/** What `lab exec` and `lab probe` read about a running pod. */
-export interface PodRecord {
-  readonly namespace: string;
-  readonly name: string;
-  readonly uid: string;
-  readonly node: string;
-  readonly netns: string;
-  readonly ip: string;
-  readonly hostNetwork: boolean;
-}
+/** What `lab exec` and `lab probe` read about a running pod (in `<dir>/pods/`). */
+export type PodRecord = Omit<RunningPod, 'ports' | 'agent'>;
 
 type PodSpec = {
   nodeName?: string;
@@ -77,6 +70,24 @@ export function declaredPorts(pod: KubeObject): PodPort[] {
       protocol: (p.protocol ?? 'TCP') as PodPort['protocol'],
     })),
   );
+}
+
+/**
+ * The probe targets among `pods` (objects from the apiserver): those running here under
+ * the same uid, not being deleted, not on the host network; sorted by `namespace/name`.
+ */
+export function probeTargets(
+  pods: readonly KubeObject[],
+  running: (key: string) => PodRecord | undefined,
+): ProbePod[] {
+  const out: ProbePod[] = [];
+  for (const p of pods) {
+    const key = `${p.metadata.namespace ?? ''}/${p.metadata.name}`;
+    const r = running(key);
+    if (!r || r.hostNetwork || r.uid !== p.metadata.uid || p.metadata.deletionTimestamp) continue;
+    out.push({ key, netns: r.netns, ip: r.ip, ports: declaredPorts(p) });
+  }
+  return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
 /** Reads the pod records of a lab directory. */
@@ -153,12 +164,7 @@ export class StandInKubelet {
     this.abort.abort();
     await this.loop;
     await Promise.allSettled([...this.pending.values()]);
-    if (teardown)
-      for (const [key, p] of this.running) {
-        await stopPod(this.node(p.node), p);
-        this.running.delete(key);
-        this.forget(key);
-      }
+    if (teardown) for (const [key, p] of [...this.running]) await this.teardown(key, p);
   }
 
   private node(name: string | undefined): KubeletNode | undefined {
@@ -267,7 +273,7 @@ export class StandInKubelet {
   }
 
   private record(p: RunningPod): void {
-    const r: PodRecord = {
+    const record: PodRecord = {
       namespace: p.namespace,
       name: p.name,
       uid: p.uid,
@@ -277,7 +283,7 @@ export class StandInKubelet {
       hostNetwork: p.hostNetwork,
     };
     const path = this.recordPath(p.namespace, p.name);
-    writeFileSync(`${path}.tmp`, JSON.stringify(r));
+    writeFileSync(`${path}.tmp`, JSON.stringify(record));
     renameSync(`${path}.tmp`, path); // atomic: readers never see half a record
   }
 

@@ -23,7 +23,7 @@ import { REPO_ROOT } from '../harness/binaries.js';
 import { startControlPlane, type ControlPlane } from '../harness/controlPlane.js';
 import { freePorts } from '../harness/ports.js';
 import { startProcess, type ManagedProcess } from '../harness/process.js';
-import { StandInKubelet, type KubeletNode } from './kubelet.js';
+import { probeTargets, StandInKubelet, type KubeletNode } from './kubelet.js';
 import { LabError } from './labError.js';
 import {
   bridgeName,
@@ -44,7 +44,6 @@ import {
   type ProbeAllOptions,
   type ProbePod,
 } from './prober.js';
-import { declaredPorts } from './kubelet.js';
 
 /** The operator's namespace in the lab. */
 export const LAB_OPERATOR_NS = 'palisade-system';
@@ -481,18 +480,15 @@ export class Lab {
     return this.cp.kubectl(args, input === undefined ? undefined : { input });
   }
 
+  /** Like {@link Lab.kubectl}, but throws (with kubectl's stderr) on a non-zero exit; resolves with stdout. */
+  kubectlOk(args: readonly string[], input?: string): Promise<string> {
+    return this.cp.kubectlOk(args, input === undefined ? undefined : { input });
+  }
+
   /** The running pods as probe targets (Running, with an address, realised by the kubelet). */
-  async probePods(opts: { includeHostNetwork?: boolean } = {}): Promise<ProbePod[]> {
+  async probePods(): Promise<ProbePod[]> {
     const list = await this.client.listAll<KubeObject>(Resources.pods);
-    const out: ProbePod[] = [];
-    for (const p of list.items) {
-      const key = `${p.metadata.namespace ?? ''}/${p.metadata.name}`;
-      const run = this.kubelet.pod(key);
-      if (!run || run.uid !== p.metadata.uid || p.metadata.deletionTimestamp) continue;
-      if (run.hostNetwork && !opts.includeHostNetwork) continue;
-      out.push({ key, netns: run.netns, ip: run.ip, ports: declaredPorts(p) });
-    }
-    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    return probeTargets(list.items, (key) => this.kubelet.pod(key));
   }
 
   /** Probes every ordered pair of running pods on `ports`, for real. */

@@ -5,6 +5,7 @@
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { isRunning } from '../harness/process.js';
 import { LabError } from './labError.js';
 
 /** A node, as recorded. */
@@ -75,11 +76,5 @@ export function requireState(dir: string): LabState {
 
 /** True while process `pid` exists (and is not a zombie). */
 export function alive(pid: number | undefined): boolean {
-  if (pid === undefined) return false;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
+  return pid !== undefined && isRunning(pid);
 }
